@@ -20,19 +20,18 @@ export interface IdentityKeyPair {
 
 export type KeyFileErrorReason = "WrongPassphrase" | "Malformed" | "NotEd25519" | "Unencrypted"
 
+const sentences: Record<KeyFileErrorReason, string> = {
+  WrongPassphrase: "The passphrase does not unlock this private key.",
+  Malformed: "The key file is not a valid PEM-encoded PKCS#8 or SPKI key.",
+  NotEd25519: "The key file holds a key that is not Ed25519.",
+  Unencrypted:
+    "The private key file is not encrypted; onechat only accepts passphrase-encrypted private keys.",
+}
+
 /** A key file that cannot be used. Carries no key bytes and no passphrase. */
 export class KeyFileError extends Data.TaggedError("KeyFileError")<{ readonly reason: KeyFileErrorReason }> {
   override get message(): string {
-    switch (this.reason) {
-      case "WrongPassphrase":
-        return "The passphrase does not unlock this private key."
-      case "Malformed":
-        return "The key file is not a valid PEM-encoded PKCS#8 or SPKI key."
-      case "NotEd25519":
-        return "The key file holds a key that is not Ed25519."
-      case "Unencrypted":
-        return "The private key file is not encrypted; onechat only accepts passphrase-encrypted private keys."
-    }
+    return sentences[this.reason]
   }
 }
 
@@ -66,7 +65,9 @@ export const identityFromSeed = (seed: Uint8Array): IdentityKeyPair => {
  * AES-256-CBC). Throws `RangeError` for an empty passphrase: storing a key unprotected is a bug.
  */
 export const exportEncryptedPrivateKeyPem = (key: IdentityKeyPair, passphrase: string): string => {
-  if (passphrase.length === 0) throw new RangeError("A private key must be exported with a non-empty passphrase")
+  if (passphrase.length === 0) {
+    throw new RangeError("A private key must be exported with a non-empty passphrase")
+  }
   const keyObject = ed25519PrivateKeyObject(key.seed)
   return keyObject.export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase }).toString()
 }
@@ -101,7 +102,10 @@ export const importEncryptedPrivateKeyPem = (
   const pkcs8 = keyObject.export({ type: "pkcs8", format: "der" })
   try {
     const prefix = pkcs8.subarray(0, PKCS8_ED25519_PREFIX.length)
-    if (pkcs8.length !== PKCS8_ED25519_PREFIX.length + ED25519_SEED_BYTES || !bytesEqual(prefix, PKCS8_ED25519_PREFIX)) {
+    if (
+      pkcs8.length !== PKCS8_ED25519_PREFIX.length + ED25519_SEED_BYTES ||
+      !bytesEqual(prefix, PKCS8_ED25519_PREFIX)
+    ) {
       return fail("Malformed")
     }
     return Result.succeed(identityFromSeed(pkcs8.subarray(PKCS8_ED25519_PREFIX.length)))
@@ -112,7 +116,9 @@ export const importEncryptedPrivateKeyPem = (
 
 /** The public key as an SPKI PEM ("PUBLIC KEY", RFC 8410). */
 export const exportPublicKeyPem = (publicKey: Uint8Array): string => {
-  if (publicKey.length !== 32) throw new RangeError(`An Ed25519 public key is 32 bytes, got ${publicKey.length}`)
+  if (publicKey.length !== 32) {
+    throw new RangeError(`An Ed25519 public key is 32 bytes, got ${publicKey.length}`)
+  }
   return derToPemBlock(concat(SPKI_ED25519_PREFIX, publicKey), "PUBLIC KEY")
 }
 
@@ -179,7 +185,10 @@ export const decodePem = (text: string): PemBlock | undefined => {
 
 /** DER bytes as a PEM block with the given label, 64 base64 characters per line. */
 export const derToPemBlock = (der: Uint8Array, label: string): string => {
-  const lines = Buffer.from(der).toString("base64").match(/.{1,64}/g) ?? []
+  const lines =
+    Buffer.from(der)
+      .toString("base64")
+      .match(/.{1,64}/g) ?? []
   return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`
 }
 
@@ -252,7 +261,9 @@ const readDerElement = (
 const isWrongPassphrase = (error: unknown): boolean => {
   if (!(error instanceof Error)) return false
   const code = "code" in error && typeof error.code === "string" ? error.code : ""
-  return code === "ERR_OSSL_BAD_DECRYPT" || code.startsWith("ERR_OSSL_ASN1_") || /bad decrypt/i.test(error.message)
+  return (
+    code === "ERR_OSSL_BAD_DECRYPT" || code.startsWith("ERR_OSSL_ASN1_") || /bad decrypt/i.test(error.message)
+  )
 }
 
 const fail = (reason: KeyFileErrorReason) => Result.fail(new KeyFileError({ reason }))
