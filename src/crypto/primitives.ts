@@ -75,7 +75,8 @@ export const ed25519Sign = (secretKey: Uint8Array, message: Uint8Array): Uint8Ar
 
 /** Strict verification; any malformed key or signature is simply "not valid". */
 export const ed25519Verify = (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean => {
-  if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES || signature.length !== ED25519_SIGNATURE_BYTES) return false
+  if (publicKey.length !== ED25519_PUBLIC_KEY_BYTES || signature.length !== ED25519_SIGNATURE_BYTES)
+    return false
   try {
     return sodium.crypto_sign_verify_detached(signature, message, publicKey)
   } catch {

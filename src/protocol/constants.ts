@@ -36,6 +36,9 @@ export const KEY_BYTES = 32
 export const SIGNATURE_BYTES = 64
 export const MAC_BYTES = 32
 export const MAX_REASON_TEXT = 200
+/** End-to-end envelope `u64 counter ‖ ciphertext ‖ tag[16]` (§8): its counter field, and its minimum size. */
+export const E2E_COUNTER_BYTES = 8
+export const MIN_ENVELOPE_BYTES = E2E_COUNTER_BYTES + AEAD_TAG_BYTES // 24
 /** A key seals at most this many records (§5.4). */
 export const RECORD_LIMIT = 2n ** 48n
 

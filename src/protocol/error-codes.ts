@@ -49,7 +49,11 @@ const info: Record<ErrorCode, ErrorCodeInfo> = {
   14: { name: "ServerBusy", fatal: true, sentence: "The server has reached its connection limit." },
   15: { name: "RateLimited", fatal: true, sentence: "Too many connection attempts from this address." },
   16: { name: "UnsupportedVersion", fatal: true, sentence: "This server speaks onechat protocol v2 only." },
-  17: { name: "FrameTooLarge", fatal: true, sentence: "A frame declared a length outside the allowed range." },
+  17: {
+    name: "FrameTooLarge",
+    fatal: true,
+    sentence: "A frame declared a length outside the allowed range.",
+  },
   18: { name: "Internal", fatal: true, sentence: "The server failed while handling this connection." },
   19: { name: "KeyExhausted", fatal: true, sentence: "The connection's key reached its record limit." },
 }

@@ -1,0 +1,189 @@
+/**
+ * The client's side of the login handshake (messages 1.0–1.2) as pure step functions: each takes
+ * the previous state and the peer's frame body, and returns the next state and frames to send,
+ * or a typed HandshakeError. No sockets, no clock, no randomness of its own. docs/protocol.md §3–§4.
+ */
+import { Result } from "effect"
+import { encodeFrame } from "../protocol/frame.ts"
+import { decodeServerHello, encodeClientHello } from "../protocol/hello.ts"
+import { decodeHandshakeMessages, encodeHandshakeMessage, type HandshakeMessage } from "../protocol/index.ts"
+import { HandshakeError } from "./handshake-error.ts"
+import type { IdentityKeyPair } from "./identity.ts"
+import {
+  CLIENT_VERIFY_LABEL,
+  deriveApplicationKeys,
+  deriveHandshakeSecrets,
+  finishedMac,
+  type HandshakeSecrets,
+  SERVER_VERIFY_LABEL,
+  signedContent,
+  Transcript,
+  wipeHandshakeSecrets,
+} from "./key-schedule.ts"
+import { type VerifiedServerCertificate, verifyServerCertificate } from "./pki.ts"
+import {
+  bytesEqual,
+  ed25519Sign,
+  ed25519Verify,
+  type Random,
+  wipe,
+  type X25519KeyPair,
+  x25519,
+  x25519KeyPair,
+} from "./primitives.ts"
+import { makeRecordChannel, type RecordChannel } from "./record.ts"
+
+/** After 1.0: the hello frame to send and what the next step needs. */
+export interface ClientHelloSent {
+  readonly frame: Uint8Array
+  readonly ephemeral: X25519KeyPair
+}
+
+/** After SERVER_HELLO: handshake keys agreed, waiting for the server's authentication record. */
+export interface ClientKeysAgreed {
+  readonly transcript: Transcript
+  readonly secrets: HandshakeSecrets
+  readonly handshake: RecordChannel
+}
+
+/** What the client trusts, and the name it dialled. */
+export interface ClientTrust {
+  readonly caCertificateDer: Uint8Array
+  /** Used when the server staples no CRL. */
+  readonly localCrlDer?: Uint8Array
+  readonly now: Date
+  readonly expectedServerName: string
+}
+
+/** The user logging in. */
+export interface LoginIdentity {
+  readonly name: string
+  readonly key: IdentityKeyPair
+}
+
+export interface ClientHandshakeDone {
+  /** Message 1.2, one complete frame. */
+  readonly frame: Uint8Array
+  /** Application keys; the first record expected from the server is 1.3 (LIST) or an ERROR. */
+  readonly channel: RecordChannel
+  readonly server: VerifiedServerCertificate
+}
+
+const fail = (reason: HandshakeError["reason"], detail?: string) =>
+  Result.fail(new HandshakeError(detail === undefined ? { reason } : { reason, detail }))
+
+/** Message 1.0: fresh nonce and ephemeral key. */
+export const startClientHandshake = (random: Random): ClientHelloSent => {
+  const ephemeral = x25519KeyPair(random)
+  const frame = encodeFrame(encodeClientHello({ nonce: random(32), ephemeralKey: ephemeral.publicKey }))
+  return { frame, ephemeral }
+}
+
+/** SERVER_HELLO → handshake keys (§4.2). The ephemeral secret is wiped here. */
+export const clientReceiveServerHello = (
+  sent: ClientHelloSent,
+  body: Uint8Array,
+): Result.Result<ClientKeysAgreed, HandshakeError> => {
+  const hello = decodeServerHello(body)
+  if (Result.isFailure(hello)) return fail("Malformed", hello.failure.message)
+  const shared = x25519(sent.ephemeral.secretKey, hello.success.ephemeralKey)
+  wipe(sent.ephemeral.secretKey)
+  if (shared === undefined) return fail("LowOrderKey")
+  const transcript = new Transcript().add(sent.frame).add(encodeFrame(body))
+  const secrets = deriveHandshakeSecrets(shared, transcript.hash())
+  wipe(shared)
+  const handshake = makeRecordChannel("client", secrets.clientToServer, secrets.serverToClient)
+  return Result.succeed({ transcript, secrets, handshake })
+}
+
+const openServerAuth = (agreed: ClientKeysAgreed, body: Uint8Array) => {
+  const plaintext = agreed.handshake.opener.open(body)
+  if (Result.isFailure(plaintext)) return fail("RecordRejected", plaintext.failure.message)
+  const messages = decodeHandshakeMessages(plaintext.success)
+  if (Result.isFailure(messages)) return fail("Malformed", messages.failure.message)
+  const [certificate, verify, finished, ...rest] = messages.success
+  if (
+    certificate?.type !== "ServerCertificate" ||
+    verify?.type !== "ServerVerify" ||
+    finished?.type !== "ServerFinished" ||
+    rest.length > 0
+  ) {
+    return fail("UnexpectedMessage")
+  }
+  return Result.succeed({ certificate, verify, finished })
+}
+
+/**
+ * The server's authentication record (1.1) → certificate, signature and finished checked in the
+ * order of §3.2, then message 1.2 and the application keys (§4.3).
+ */
+export const clientReceiveServerAuth = (
+  agreed: ClientKeysAgreed,
+  body: Uint8Array,
+  trust: ClientTrust,
+  identity: LoginIdentity,
+): Result.Result<ClientHandshakeDone, HandshakeError> => {
+  const opened = openServerAuth(agreed, body)
+  if (Result.isFailure(opened)) return abort(agreed, opened.failure)
+  const { certificate, verify, finished } = opened.success
+  const crlDer = certificate.crl.length > 0 ? certificate.crl : trust.localCrlDer
+  if (crlDer === undefined)
+    return abort(agreed, new HandshakeError({ reason: "UntrustedServer", detail: "No CRL." }))
+  const server = verifyServerCertificate({
+    certificateDer: certificate.certificate,
+    caCertificateDer: trust.caCertificateDer,
+    crlDer,
+    now: trust.now,
+    expectedName: trust.expectedServerName,
+  })
+  if (Result.isFailure(server)) {
+    return abort(agreed, new HandshakeError({ reason: "UntrustedServer", detail: server.failure.message }))
+  }
+  const { transcript, secrets } = agreed
+  transcript.add(encodeHandshakeMessage(certificate))
+  const signed = signedContent(SERVER_VERIFY_LABEL, transcript.hash())
+  if (!ed25519Verify(server.success.publicKey, signed, verify.signature)) {
+    return abort(agreed, new HandshakeError({ reason: "BadServerSignature" }))
+  }
+  transcript.add(encodeHandshakeMessage(verify))
+  if (!bytesEqual(finished.mac, finishedMac(secrets.serverFinishedKey, transcript.hash()))) {
+    return abort(agreed, new HandshakeError({ reason: "BadServerFinished" }))
+  }
+  transcript.add(encodeHandshakeMessage(finished))
+  return Result.succeed(authenticateClient(agreed, identity, server.success))
+}
+
+const authenticateClient = (
+  agreed: ClientKeysAgreed,
+  identity: LoginIdentity,
+  server: VerifiedServerCertificate,
+): ClientHandshakeDone => {
+  const { transcript, secrets } = agreed
+  const messages: HandshakeMessage[] = []
+  const append = (message: HandshakeMessage): void => {
+    messages.push(message)
+    transcript.add(encodeHandshakeMessage(message))
+  }
+  append({ type: "ClientIdentity", name: identity.name, publicKey: identity.key.publicKey })
+  const signature = ed25519Sign(
+    identity.key.secretKey.expose(),
+    signedContent(CLIENT_VERIFY_LABEL, transcript.hash()),
+  )
+  append({ type: "ClientVerify", signature })
+  append({ type: "ClientFinished", mac: finishedMac(secrets.clientFinishedKey, transcript.hash()) })
+  const plaintext = Buffer.concat(messages.map(encodeHandshakeMessage))
+  const sealed = agreed.handshake.sealer.seal(plaintext)
+  if (Result.isFailure(sealed)) throw sealed.failure // impossible: fresh channel, small plaintext
+  const keys = deriveApplicationKeys(secrets.handshakeSecret, transcript.hash())
+  wipeHandshakeSecrets(secrets)
+  return {
+    frame: sealed.success,
+    channel: makeRecordChannel("client", keys.clientToServer, keys.serverToClient),
+    server,
+  }
+}
+
+const abort = (agreed: ClientKeysAgreed, error: HandshakeError) => {
+  wipeHandshakeSecrets(agreed.secrets)
+  return Result.fail(error)
+}

@@ -1,0 +1,240 @@
+/**
+ * Application messages the server sends to a client, as a discriminated union on `type`, with
+ * their encoders and the decoder of a server→client application record. Pure: no I/O, no
+ * crypto; the decoder never throws. docs/protocol.md §6.1 (S→C column), §7.
+ */
+import type { Result } from "effect"
+import { checkRange, fixedSize } from "./codec.ts"
+import { KEY_BYTES, MAC_BYTES, MAX_LIST_NAMES, NONCE_BYTES, SIGNATURE_BYTES } from "./constants.ts"
+import type { ProtocolError } from "./errors.ts"
+import {
+  type ChatMessage,
+  chatMessageCodec,
+  codecTable,
+  decodeMessagesWith,
+  type ErrorMessage,
+  encodedLengthWith,
+  encodeWith,
+  errorMessageCodec,
+  type MessageCodec,
+  type PingMessage,
+  type PongMessage,
+  pingCodec,
+  pongCodec,
+  writeWith,
+} from "./messages.ts"
+import { encodedNameLength } from "./names.ts"
+import { NotFoundReason, NotifyReason, Opcode } from "./opcodes.ts"
+
+/** A message from the server to a client. Byte fields are zero-copy views when decoded. */
+export type ServerMessage =
+  /** Available users, sorted: at most 1,000 `names`; `total` counts them all. */
+  | { readonly type: "List"; readonly total: number; readonly names: ReadonlyArray<string> }
+  /** `from` asks to talk; `identityKey` is their registered Ed25519 key. */
+  | {
+      readonly type: "Rtt"
+      readonly from: string
+      readonly identityKey: Uint8Array
+      readonly nonce: Uint8Array
+      readonly ephemeralKey: Uint8Array
+    }
+  | {
+      readonly type: "Accept"
+      readonly from: string
+      readonly identityKey: Uint8Array
+      readonly nonce: Uint8Array
+      readonly ephemeralKey: Uint8Array
+      readonly signature: Uint8Array
+      readonly confirmation: Uint8Array
+    }
+  | { readonly type: "Refuse"; readonly from: string }
+  | ChatMessage
+  | {
+      readonly type: "CcSessionEstablishment"
+      readonly from: string
+      readonly signature: Uint8Array
+      readonly confirmation: Uint8Array
+    }
+  | { readonly type: "UserNotFound"; readonly user: string; readonly reason: NotFoundReason }
+  /** The conversation with `peer` ended, for `reason`. */
+  | { readonly type: "Notify"; readonly peer: string; readonly reason: NotifyReason }
+  | ErrorMessage
+  | PingMessage
+  | PongMessage
+
+/** The variant of ServerMessage with `type` K. */
+export type ServerMessageOf<K extends ServerMessage["type"]> = Extract<ServerMessage, { readonly type: K }>
+
+type ServerCodecs = { readonly [K in ServerMessage["type"]]: MessageCodec<ServerMessageOf<K>> }
+
+const isNotFoundReason = (value: number): value is NotFoundReason =>
+  Object.values<number>(NotFoundReason).includes(value)
+const isNotifyReason = (value: number): value is NotifyReason =>
+  Object.values<number>(NotifyReason).includes(value)
+
+const listCodec: MessageCodec<ServerMessageOf<"List">> = {
+  opcode: Opcode.List,
+  size: (m) => {
+    checkRange(m.names.length, 0, MAX_LIST_NAMES, "LIST name count")
+    checkRange(m.total, m.names.length, 0xffff, "LIST total")
+    let size = 4
+    for (const name of m.names) size += encodedNameLength(name)
+    return size
+  },
+  write: (w, m) => {
+    w.u16(m.total)
+    w.u16(m.names.length)
+    for (const name of m.names) w.ascii(name)
+  },
+  read: (r) => {
+    const total = r.u16("total")
+    const count = r.u16("count")
+    if (count > MAX_LIST_NAMES) r.fail("BadPayload", `count ${count} exceeds ${MAX_LIST_NAMES}`)
+    if (total < count) r.fail("BadPayload", `total ${total} is below count ${count}`)
+    if (count * 2 > r.remaining) r.fail("BadPayload", `${count} names cannot fit in ${r.remaining} bytes`)
+    const names: string[] = []
+    for (let i = 0; i < count && !r.failed; i++) names.push(r.name("name"))
+    return { type: "List", total, names }
+  },
+}
+
+const codecs: ServerCodecs = {
+  List: listCodec,
+  Rtt: {
+    opcode: Opcode.Rtt,
+    size: (m) =>
+      encodedNameLength(m.from) +
+      fixedSize(m.identityKey, KEY_BYTES, "identityKey") +
+      fixedSize(m.nonce, NONCE_BYTES, "nonce") +
+      fixedSize(m.ephemeralKey, KEY_BYTES, "ephemeralKey"),
+    write: (w, m) => {
+      w.ascii(m.from)
+      w.bytes(m.identityKey)
+      w.bytes(m.nonce)
+      w.bytes(m.ephemeralKey)
+    },
+    read: (r) => ({
+      type: "Rtt",
+      from: r.name("from"),
+      identityKey: r.bytes(KEY_BYTES, "identityKey"),
+      nonce: r.bytes(NONCE_BYTES, "nonce"),
+      ephemeralKey: r.bytes(KEY_BYTES, "ephemeralKey"),
+    }),
+  },
+  Accept: {
+    opcode: Opcode.Accept,
+    size: (m) =>
+      encodedNameLength(m.from) +
+      fixedSize(m.identityKey, KEY_BYTES, "identityKey") +
+      fixedSize(m.nonce, NONCE_BYTES, "nonce") +
+      fixedSize(m.ephemeralKey, KEY_BYTES, "ephemeralKey") +
+      fixedSize(m.signature, SIGNATURE_BYTES, "signature") +
+      fixedSize(m.confirmation, MAC_BYTES, "confirmation"),
+    write: (w, m) => {
+      w.ascii(m.from)
+      w.bytes(m.identityKey)
+      w.bytes(m.nonce)
+      w.bytes(m.ephemeralKey)
+      w.bytes(m.signature)
+      w.bytes(m.confirmation)
+    },
+    read: (r) => ({
+      type: "Accept",
+      from: r.name("from"),
+      identityKey: r.bytes(KEY_BYTES, "identityKey"),
+      nonce: r.bytes(NONCE_BYTES, "nonce"),
+      ephemeralKey: r.bytes(KEY_BYTES, "ephemeralKey"),
+      signature: r.bytes(SIGNATURE_BYTES, "signature"),
+      confirmation: r.bytes(MAC_BYTES, "confirmation"),
+    }),
+  },
+  Refuse: {
+    opcode: Opcode.Refuse,
+    size: (m) => encodedNameLength(m.from),
+    write: (w, m) => w.ascii(m.from),
+    read: (r) => ({ type: "Refuse", from: r.name("from") }),
+  },
+  Message: chatMessageCodec,
+  CcSessionEstablishment: {
+    opcode: Opcode.CcSessionEstablishment,
+    size: (m) =>
+      encodedNameLength(m.from) +
+      fixedSize(m.signature, SIGNATURE_BYTES, "signature") +
+      fixedSize(m.confirmation, MAC_BYTES, "confirmation"),
+    write: (w, m) => {
+      w.ascii(m.from)
+      w.bytes(m.signature)
+      w.bytes(m.confirmation)
+    },
+    read: (r) => ({
+      type: "CcSessionEstablishment",
+      from: r.name("from"),
+      signature: r.bytes(SIGNATURE_BYTES, "signature"),
+      confirmation: r.bytes(MAC_BYTES, "confirmation"),
+    }),
+  },
+  UserNotFound: {
+    opcode: Opcode.UserNotFound,
+    size: (m) => {
+      if (!isNotFoundReason(m.reason)) throw new RangeError(`bad USER_NOT_FOUND reason ${m.reason}`)
+      return encodedNameLength(m.user) + 1
+    },
+    write: (w, m) => {
+      w.ascii(m.user)
+      w.u8(m.reason)
+    },
+    read: (r) => ({
+      type: "UserNotFound",
+      user: r.name("user"),
+      reason: r.check(r.u8("reason"), "reason", isNotFoundReason),
+    }),
+  },
+  Notify: {
+    opcode: Opcode.Notify,
+    size: (m) => {
+      if (!isNotifyReason(m.reason)) throw new RangeError(`bad NOTIFY reason ${m.reason}`)
+      return encodedNameLength(m.peer) + 1
+    },
+    write: (w, m) => {
+      w.ascii(m.peer)
+      w.u8(m.reason)
+    },
+    read: (r) => ({
+      type: "Notify",
+      peer: r.name("peer"),
+      reason: r.check(r.u8("reason"), "reason", isNotifyReason),
+    }),
+  },
+  Error: errorMessageCodec,
+  Ping: pingCodec,
+  Pong: pongCodec,
+}
+
+const table = codecTable<ServerMessage>(Object.values(codecs))
+
+const codecFor = (m: ServerMessage): MessageCodec<ServerMessage> => {
+  const codec = codecs[m.type] as MessageCodec<ServerMessage> | undefined
+  if (codec === undefined) throw new RangeError("not a server message type")
+  return codec
+}
+
+/** `u8 opcode ‖ u16 length ‖ payload` of a server message. Throws RangeError on invalid fields. */
+export const encodeServerMessage = (message: ServerMessage): Uint8Array =>
+  encodeWith(codecFor(message), message)
+
+/** Encoded size of a server message, header included. Throws RangeError on invalid fields. */
+export const encodedServerMessageLength = (message: ServerMessage): number =>
+  encodedLengthWith(codecFor(message), message)
+
+/** Writes a server message at `offset` of `target`; returns the offset after it. */
+export const writeServerMessage = (target: Uint8Array, offset: number, message: ServerMessage): number =>
+  writeWith(codecFor(message), target, offset, message)
+
+/**
+ * Decodes the plaintext of a server→client application record into its messages, in order.
+ * Handshake opcodes and QUIT give OpcodeNotAllowed. Never throws.
+ */
+export const decodeServerMessages = (
+  plaintext: Uint8Array,
+): Result.Result<ReadonlyArray<ServerMessage>, ProtocolError> =>
+  decodeMessagesWith(plaintext, table, "server application record")

@@ -1,0 +1,277 @@
+/**
+ * Messages inside records (`u8 opcode ‖ u16 length ‖ payload`): the codec contract, the shared
+ * decode loop over a record plaintext, the messages both directions share (MESSAGE, ERROR,
+ * PING, PONG), and batching into record plaintexts. Pure: no I/O, no crypto; decoders never
+ * throw, encoders throw RangeError only on our own bad data. docs/protocol.md §5.3, §6, §7.
+ */
+import { Result } from "effect"
+import { checkRange, PayloadReader, PayloadWriter, sanitizeReasonText, u64Size } from "./codec.ts"
+import {
+  MAX_MESSAGE_PAYLOAD,
+  MAX_RECORD_PLAINTEXT,
+  MESSAGE_HEADER_BYTES,
+  MIN_ENVELOPE_BYTES,
+} from "./constants.ts"
+import { type ErrorCode, isErrorCode } from "./error-codes.ts"
+import { failWith, type ProtocolError, protocolError } from "./errors.ts"
+import { isApplicationOpcode, isHandshakeOpcode, Opcode, opcodeName } from "./opcodes.ts"
+
+/** How one message type is sized, written and read. `size` validates and throws RangeError. */
+export interface MessageCodec<M> {
+  readonly opcode: Opcode
+  readonly size: (message: M) => number
+  readonly write: (writer: PayloadWriter, message: M) => void
+  readonly read: (reader: PayloadReader) => M
+}
+
+/** The reading half of a codec (covariant in M, so a family's codecs fit one table). */
+export type MessageDecoder<M> = Pick<MessageCodec<M>, "opcode" | "read">
+
+/** Decoders indexed by opcode (256 slots); `undefined` where the opcode is not accepted. */
+export type CodecTable<M> = ReadonlyArray<MessageDecoder<M> | undefined>
+
+/** Builds the opcode-indexed table of a message family. */
+export const codecTable = <M>(codecs: ReadonlyArray<MessageDecoder<M>>): CodecTable<M> => {
+  const table: Array<MessageDecoder<M> | undefined> = new Array(256).fill(undefined)
+  for (const codec of codecs) table[codec.opcode] = codec
+  return table
+}
+
+const payloadSize = <M>(codec: MessageCodec<M>, message: M): number => {
+  const size = codec.size(message)
+  if (size > MAX_MESSAGE_PAYLOAD) {
+    throw new RangeError(
+      `${opcodeName(codec.opcode)} payload of ${size} bytes exceeds ${MAX_MESSAGE_PAYLOAD}`,
+    )
+  }
+  return size
+}
+
+const writeSized = <M>(
+  codec: MessageCodec<M>,
+  target: Uint8Array,
+  offset: number,
+  message: M,
+  size: number,
+) => {
+  const end = offset + MESSAGE_HEADER_BYTES + size
+  if (offset < 0 || end > target.length) throw new RangeError("message does not fit in the target buffer")
+  target[offset] = codec.opcode
+  target[offset + 1] = size >>> 8
+  target[offset + 2] = size & 0xff
+  const writer = new PayloadWriter(target, offset + MESSAGE_HEADER_BYTES)
+  codec.write(writer, message)
+  if (writer.pos !== end) throw new Error(`${opcodeName(codec.opcode)} codec wrote a wrong size`) // defect
+  return end
+}
+
+/** Encoded size (header included) of `message`. Throws RangeError on invalid data. */
+export const encodedLengthWith = <M>(codec: MessageCodec<M>, message: M): number =>
+  MESSAGE_HEADER_BYTES + payloadSize(codec, message)
+
+/** Writes `message` at `offset`, returns the offset after it. Throws RangeError on invalid data. */
+export const writeWith = <M>(
+  codec: MessageCodec<M>,
+  target: Uint8Array,
+  offset: number,
+  message: M,
+): number => writeSized(codec, target, offset, message, payloadSize(codec, message))
+
+/** `u8 opcode ‖ u16 length ‖ payload` in one buffer of the exact size. */
+export const encodeWith = <M>(codec: MessageCodec<M>, message: M): Uint8Array => {
+  const size = payloadSize(codec, message)
+  const out = Buffer.allocUnsafe(MESSAGE_HEADER_BYTES + size)
+  writeSized(codec, out, 0, message, size)
+  return out
+}
+
+const rejectOpcode = (opcode: number, label: string): ProtocolError =>
+  isApplicationOpcode(opcode) || isHandshakeOpcode(opcode)
+    ? protocolError("OpcodeNotAllowed", `${opcodeName(opcode)} (opcode ${opcode}) in a ${label}`)
+    : protocolError("UnknownOpcode", `opcode ${opcode} in a ${label}`)
+
+/** Offset where the message starting at `offset` ends, or the framing error. */
+const messageEnd = (plaintext: Uint8Array, offset: number, label: string): number | ProtocolError => {
+  const left = plaintext.length - offset
+  if (left < MESSAGE_HEADER_BYTES)
+    return protocolError("BadLength", `${left} stray bytes at the end of a ${label}`)
+  const length = (plaintext[offset + 1]! << 8) | plaintext[offset + 2]!
+  if (left - MESSAGE_HEADER_BYTES < length) {
+    const opcode = plaintext[offset]!
+    return protocolError(
+      "BadLength",
+      `opcode ${opcode} declares ${length} bytes, ${left - MESSAGE_HEADER_BYTES} left`,
+    )
+  }
+  return offset + MESSAGE_HEADER_BYTES + length
+}
+
+/**
+ * Decodes every message of a record plaintext with `table`. Fails with EmptyRecord, BadLength,
+ * UnknownOpcode, OpcodeNotAllowed, or the payload's own error. `label` names the record kind.
+ */
+export const decodeMessagesWith = <M>(
+  plaintext: Uint8Array,
+  table: CodecTable<M>,
+  label: string,
+): Result.Result<ReadonlyArray<M>, ProtocolError> => {
+  if (plaintext.length === 0) return failWith("EmptyRecord", `${label} of 0 bytes`)
+  if (plaintext.length > MAX_RECORD_PLAINTEXT)
+    return failWith("BadLength", `${label} of ${plaintext.length} bytes`)
+  const messages: M[] = []
+  const reader = new PayloadReader()
+  for (let offset = 0; offset < plaintext.length; ) {
+    const opcode = plaintext[offset]!
+    const codec = table[opcode]
+    const end = messageEnd(plaintext, offset, label)
+    if (typeof end !== "number") return Result.fail(end)
+    if (codec === undefined) return Result.fail(rejectOpcode(opcode, label))
+    reader.reset(plaintext, offset + MESSAGE_HEADER_BYTES, end, opcode)
+    const message = codec.read(reader)
+    const failure = reader.finish()
+    if (failure !== undefined) return Result.fail(failure)
+    messages.push(message)
+    offset = end
+  }
+  return Result.succeed(messages)
+}
+
+/** MESSAGE (5): an end-to-end envelope `u64 counter ‖ ciphertext ‖ tag`, relayed unchanged. */
+export interface ChatMessage {
+  readonly type: "Message"
+  /** At least 24 bytes; a zero-copy view when decoded. */
+  readonly envelope: Uint8Array
+}
+
+/** ERROR (9): `u16 code ‖ u8 fatal ‖ u8 len ‖ text` (§7). */
+export interface ErrorMessage {
+  readonly type: "Error"
+  readonly code: ErrorCode
+  /** The sender closes the connection right after this record. */
+  readonly fatal: boolean
+  /** At most 200 printable ASCII characters (encoders sanitize). */
+  readonly text: string
+}
+
+/** PING (10): `u64 value`. */
+export interface PingMessage {
+  readonly type: "Ping"
+  readonly value: bigint
+}
+
+/** PONG (11): `u64 value`, the value of the PING it answers. */
+export interface PongMessage {
+  readonly type: "Pong"
+  readonly value: bigint
+}
+
+/** An application message with an empty payload (QUIT, LIST from a client). */
+export const emptyCodec = <T extends string>(
+  type: T,
+  opcode: Opcode,
+): MessageCodec<{ readonly type: T }> => ({
+  opcode,
+  size: () => 0,
+  write: () => {},
+  read: (r) => {
+    r.expectSize(0)
+    return { type }
+  },
+})
+
+/** MESSAGE, the same in both directions; the envelope is relayed as is. */
+export const chatMessageCodec: MessageCodec<ChatMessage> = {
+  opcode: Opcode.Message,
+  size: (m) => {
+    checkRange(m.envelope.length, MIN_ENVELOPE_BYTES, MAX_MESSAGE_PAYLOAD, "envelope length")
+    return m.envelope.length
+  },
+  write: (w, m) => w.bytes(m.envelope),
+  read: (r) => {
+    if (r.remaining < MIN_ENVELOPE_BYTES) {
+      r.fail("BadPayload", `envelope of ${r.remaining} bytes, minimum ${MIN_ENVELOPE_BYTES}`)
+    }
+    return { type: "Message", envelope: r.rest() }
+  },
+}
+
+/** ERROR, the same in both directions; text is sanitized on encode, validated on decode. */
+export const errorMessageCodec: MessageCodec<ErrorMessage> = {
+  opcode: Opcode.Error,
+  size: (m) => {
+    if (!isErrorCode(m.code)) throw new RangeError(`unknown error code ${m.code}`)
+    return 4 + sanitizeReasonText(m.text).length
+  },
+  write: (w, m) => {
+    w.u16(m.code)
+    w.u8(m.fatal ? 1 : 0)
+    w.ascii(sanitizeReasonText(m.text))
+  },
+  read: (r) => {
+    const code = r.check(r.u16("code"), "code", isErrorCode)
+    const fatal = r.check(r.u8("fatal flag"), "fatal flag", isFlag)
+    return { type: "Error", code, fatal: fatal === 1, text: r.text("text") }
+  },
+}
+
+const isFlag = (value: number): value is 0 | 1 => value === 0 || value === 1
+
+const u64Codec = <T extends "Ping" | "Pong">(
+  type: T,
+  opcode: Opcode,
+): MessageCodec<{ readonly type: T; readonly value: bigint }> => ({
+  opcode,
+  size: (m) => u64Size(m.value, "value"),
+  write: (w, m) => w.u64(m.value),
+  read: (r) => {
+    r.expectSize(8)
+    return { type, value: r.u64("value") }
+  },
+})
+
+/** PING and PONG: exactly one u64. */
+export const pingCodec: MessageCodec<PingMessage> = u64Codec("Ping", Opcode.Ping)
+export const pongCodec: MessageCodec<PongMessage> = u64Codec("Pong", Opcode.Pong)
+
+const joinRange = (
+  encoded: ReadonlyArray<Uint8Array>,
+  start: number,
+  end: number,
+  size: number,
+): Uint8Array => {
+  if (end - start === 1) return encoded[start]!
+  const out = Buffer.allocUnsafe(size)
+  let offset = 0
+  for (let i = start; i < end; i++) {
+    out.set(encoded[i]!, offset)
+    offset += encoded[i]!.length
+  }
+  return out
+}
+
+/**
+ * Packs encoded messages, in order, into as few record plaintexts of at most `maxPlaintext`
+ * bytes as fit (§5.3). A plaintext holding one message is that message's own buffer (no copy).
+ * Throws RangeError if a message is shorter than a header or longer than `maxPlaintext`.
+ */
+export const batchMessages = (
+  encoded: ReadonlyArray<Uint8Array>,
+  maxPlaintext: number = MAX_RECORD_PLAINTEXT,
+): Uint8Array[] => {
+  checkRange(maxPlaintext, MESSAGE_HEADER_BYTES, MAX_RECORD_PLAINTEXT, "maxPlaintext")
+  const plaintexts: Uint8Array[] = []
+  let start = 0
+  let size = 0
+  for (let i = 0; i < encoded.length; i++) {
+    const length = encoded[i]!.length
+    checkRange(length, MESSAGE_HEADER_BYTES, maxPlaintext, `encoded message ${i} length`)
+    if (size + length > maxPlaintext) {
+      plaintexts.push(joinRange(encoded, start, i, size))
+      start = i
+      size = 0
+    }
+    size += length
+  }
+  if (start < encoded.length) plaintexts.push(joinRange(encoded, start, encoded.length, size))
+  return plaintexts
+}

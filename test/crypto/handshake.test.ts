@@ -1,0 +1,206 @@
+import { Result } from "effect"
+import { beforeAll, describe, expect, it } from "vitest"
+import {
+  clientReceiveServerAuth,
+  clientReceiveServerHello,
+  type LoginIdentity,
+  startClientHandshake,
+} from "../../src/crypto/handshake-client.ts"
+import { HandshakeError } from "../../src/crypto/handshake-error.ts"
+import {
+  type ServerCredentials,
+  serverOpenClientAuth,
+  serverReceiveClientHello,
+  serverVerifyClient,
+} from "../../src/crypto/handshake-server.ts"
+import { generateIdentity } from "../../src/crypto/identity.ts"
+import type { Random } from "../../src/crypto/primitives.ts"
+import type { RecordChannel } from "../../src/crypto/record.ts"
+import { makeTestPki, type TestPki } from "../support/pki.ts"
+import { seededRandom } from "../support/random.ts"
+
+let pki: TestPki
+const alice: LoginIdentity = { name: "alice", key: generateIdentity(seededRandom("alice")) }
+
+beforeAll(async () => {
+  pki = await makeTestPki()
+})
+
+type Step = "clientHello" | "serverHello" | "serverAuth" | "clientAuth"
+type Tamper = (step: Step, body: Uint8Array) => Uint8Array
+
+interface Outcome {
+  readonly client?: RecordChannel
+  readonly server?: RecordChannel
+  readonly error?: HandshakeError
+  readonly failedAt?: "client" | "server"
+}
+
+const body = (frame: Uint8Array) => frame.subarray(4)
+
+/** Runs both roles in memory, passing frame bodies through `tamper`. */
+const runHandshake = (options: {
+  readonly tamper?: Tamper
+  readonly credentials?: ServerCredentials
+  readonly identity?: LoginIdentity
+  readonly registeredKey?: Uint8Array
+  readonly random?: Random
+}): Outcome => {
+  const tamper = options.tamper ?? ((_step, bytes) => bytes)
+  const random = options.random ?? seededRandom("run")
+  const identity = options.identity ?? alice
+  const hello = startClientHandshake(random)
+  const server1 = serverReceiveClientHello(
+    tamper("clientHello", body(hello.frame)),
+    options.credentials ?? pki.server,
+    random,
+  )
+  if (Result.isFailure(server1)) return { error: server1.failure, failedAt: "server" }
+  const [serverHello, serverAuth] = server1.success.frames
+  const client1 = clientReceiveServerHello(hello, tamper("serverHello", body(serverHello!)))
+  if (Result.isFailure(client1)) return { error: client1.failure, failedAt: "client" }
+  const client2 = clientReceiveServerAuth(
+    client1.success,
+    tamper("serverAuth", body(serverAuth!)),
+    pki.trust,
+    identity,
+  )
+  if (Result.isFailure(client2)) return { error: client2.failure, failedAt: "client" }
+  const pending = serverOpenClientAuth(server1.success, tamper("clientAuth", body(client2.success.frame)))
+  if (Result.isFailure(pending)) return { error: pending.failure, failedAt: "server" }
+  const verified = serverVerifyClient(pending.success, options.registeredKey ?? identity.key.publicKey)
+  if (Result.isFailure(verified)) return { error: verified.failure, failedAt: "server" }
+  return { client: client2.success.channel, server: pending.success.channel }
+}
+
+const exchange = (from: RecordChannel, to: RecordChannel, text: string): string => {
+  const frame = Result.getOrThrow(from.sealer.seal(Buffer.from(text)))
+  return Buffer.from(Result.getOrThrow(to.opener.open(body(frame)))).toString()
+}
+
+describe("login handshake", () => {
+  it("both roles in memory reach equal application keys in each direction", () => {
+    const { client, server, error } = runHandshake({})
+    expect(error).toBeUndefined()
+    expect(exchange(server!, client!, "user list (1.3)")).toBe("user list (1.3)")
+    expect(exchange(client!, server!, "LIST")).toBe("LIST")
+    expect(exchange(server!, client!, "second")).toBe("second")
+  })
+
+  it("keys differ per connection (fresh ephemerals)", () => {
+    const one = runHandshake({ random: seededRandom("one") })
+    const two = runHandshake({ random: seededRandom("two") })
+    const frame = Result.getOrThrow(one.client!.sealer.seal(Buffer.from("x")))
+    expect(Result.isFailure(two.server!.opener.open(body(frame)))).toBe(true)
+  })
+
+  for (const step of ["clientHello", "serverHello", "serverAuth", "clientAuth"] as const) {
+    it(`flipping any single byte of ${step} makes the login fail with a typed error`, () => {
+      const reference = runHandshake({
+        tamper: (s, bytes) => {
+          if (s === step) lengths.set(step, bytes.length)
+          return bytes
+        },
+      })
+      expect(reference.error).toBeUndefined()
+      const length = lengths.get(step)!
+      for (let offset = 0; offset < length; offset++) {
+        const outcome = runHandshake({
+          tamper: (s, bytes) => {
+            if (s !== step) return bytes
+            const copy = Uint8Array.from(bytes)
+            copy[offset]! ^= 0x80
+            return copy
+          },
+        })
+        expect(outcome.error, `${step} byte ${offset}`).toBeInstanceOf(HandshakeError)
+      }
+    })
+  }
+
+  it("a server certificate for another name is refused with the certificate's reason", () => {
+    const outcome = runHandshake({ credentials: pki.otherServer })
+    expect(outcome.error?.reason).toBe("UntrustedServer")
+    expect(outcome.error?.message).toMatch(/certificate/i)
+  })
+
+  it("a server that signs with a key other than its certificate's is refused", () => {
+    const impostor = { ...pki.server, key: generateIdentity(seededRandom("impostor")) }
+    expect(runHandshake({ credentials: impostor }).error?.reason).toBe("BadServerSignature")
+  })
+
+  it("a key other than the registered one is refused (KeyMismatch)", () => {
+    const outcome = runHandshake({ registeredKey: generateIdentity(seededRandom("bob")).publicKey })
+    expect(outcome.error?.reason).toBe("KeyMismatch")
+  })
+
+  it("a client signature made in one session or for another server is rejected in another", () => {
+    // Session 1: alice logs into the other server (same CA). Session 2: the real server.
+    const captured: { signature?: Uint8Array } = {}
+    const capture = (credentials: ServerCredentials, trustName: string) => {
+      const random = seededRandom(`capture-${trustName}`)
+      const hello = startClientHandshake(random)
+      const s1 = Result.getOrThrow(serverReceiveClientHello(body(hello.frame), credentials, random))
+      const c1 = Result.getOrThrow(clientReceiveServerHello(hello, body(s1.frames[0]!)))
+      const c2 = Result.getOrThrow(
+        clientReceiveServerAuth(
+          c1,
+          body(s1.frames[1]!),
+          { ...pki.trust, expectedServerName: trustName },
+          alice,
+        ),
+      )
+      return Result.getOrThrow(serverOpenClientAuth(s1, body(c2.frame)))
+    }
+    const elsewhere = capture(pki.otherServer, "other.example")
+    captured.signature = elsewhere.signature
+    const here = capture(pki.server, "localhost")
+    expect(Result.isSuccess(serverVerifyClient(here, alice.key.publicKey))).toBe(true)
+    const replayed = serverVerifyClient({ ...here, signature: captured.signature }, alice.key.publicKey)
+    expect(Result.isFailure(replayed) && replayed.failure.reason).toBe("BadSignature")
+  })
+
+  it("a replayed 1.0 (and its 1.2) cannot complete a login", () => {
+    const random = seededRandom("replay")
+    const hello = startClientHandshake(random)
+    const s1 = Result.getOrThrow(serverReceiveClientHello(body(hello.frame), pki.server, random))
+    const c1 = Result.getOrThrow(clientReceiveServerHello(hello, body(s1.frames[0]!)))
+    const c2 = Result.getOrThrow(clientReceiveServerAuth(c1, body(s1.frames[1]!), pki.trust, alice))
+    // An eavesdropper replays the recorded 1.0 and 1.2 against a new server connection.
+    const replay = Result.getOrThrow(
+      serverReceiveClientHello(body(hello.frame), pki.server, seededRandom("later")),
+    )
+    const result = serverOpenClientAuth(replay, body(c2.frame))
+    expect(Result.isFailure(result) && result.failure.reason).toBe("RecordRejected")
+  })
+
+  it("a low-order ephemeral key is refused", () => {
+    const outcome = runHandshake({
+      tamper: (step, bytes) => {
+        if (step !== "clientHello") return bytes
+        const copy = Uint8Array.from(bytes)
+        copy.fill(0, 41, 73) // eph_c := 0 (a low-order point)
+        return copy
+      },
+    })
+    expect(outcome.error?.reason).toBe("LowOrderKey")
+  })
+
+  it("a legacy v1 first frame is refused as malformed with the legacy explanation", () => {
+    const outcome = runHandshake({
+      tamper: (step, bytes) =>
+        step === "clientHello" ? Uint8Array.of(0, 1, 0, 0, ...bytes.subarray(4)) : bytes,
+    })
+    expect(outcome.failedAt).toBe("server")
+    expect(outcome.error?.message).toMatch(/v1|original|version/i)
+  })
+
+  it("error messages carry no key material", () => {
+    const outcome = runHandshake({ registeredKey: generateIdentity(seededRandom("mallory")).publicKey })
+    const text = `${outcome.error?.message} ${JSON.stringify(outcome.error)}`
+    expect(text).not.toContain(Buffer.from(alice.key.publicKey).toString("hex"))
+    expect(text).not.toContain(Buffer.from(alice.key.seed.expose()).toString("hex"))
+  })
+})
+
+const lengths = new Map<Step, number>()

@@ -1,0 +1,249 @@
+/**
+ * Property tests of the message codecs: round trips, batching order, truncation, canonical
+ * encoding, and totality of every decoder on random bytes.
+ */
+import { Result } from "effect"
+import fc from "fast-check"
+import { describe, expect, it } from "vitest"
+import {
+  type ClientMessage,
+  decodeAlert,
+  decodeClientHello,
+  decodeClientMessages,
+  decodeHandshakeMessages,
+  decodeServerHello,
+  decodeServerMessages,
+  ErrorCode,
+  encodeClientMessage,
+  encodeHandshakeMessage,
+  encodeServerMessage,
+  type HandshakeMessage,
+  MAX_LIST_NAMES,
+  NotFoundReason,
+  NotifyReason,
+  ProtocolError,
+  parseRecordHeader,
+  type ServerMessage,
+  USER_NAME_PATTERN,
+} from "../../src/protocol/index.ts"
+import { hex, normalise, ok } from "./helpers.ts"
+
+const name = fc.stringMatching(USER_NAME_PATTERN)
+const bytes = (length: number) => fc.uint8Array({ minLength: length, maxLength: length })
+const u64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })
+const text = fc.string({
+  unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+  maxLength: 200,
+})
+const errorMessage = fc.record({
+  type: fc.constant("Error" as const),
+  code: fc.constantFrom(...Object.values(ErrorCode)),
+  fatal: fc.boolean(),
+  text,
+})
+const shared = [
+  fc.record({
+    type: fc.constant("Message" as const),
+    envelope: fc.uint8Array({ minLength: 24, maxLength: 1500 }),
+  }),
+  errorMessage,
+  fc.record({ type: fc.constant("Ping" as const), value: u64 }),
+  fc.record({ type: fc.constant("Pong" as const), value: u64 }),
+] as const
+
+const clientMessage: fc.Arbitrary<ClientMessage> = fc.oneof(
+  fc.constant({ type: "Quit" as const }),
+  fc.constant({ type: "List" as const }),
+  fc.record({ type: fc.constant("Rtt" as const), to: name, nonce: bytes(32), ephemeralKey: bytes(32) }),
+  fc.record({
+    type: fc.constant("Accept" as const),
+    requester: name,
+    nonce: bytes(32),
+    ephemeralKey: bytes(32),
+    signature: bytes(64),
+    confirmation: bytes(32),
+  }),
+  fc.record({ type: fc.constant("Refuse" as const), requester: name }),
+  fc.record({
+    type: fc.constant("CcSessionEstablishment" as const),
+    accepter: name,
+    signature: bytes(64),
+    confirmation: bytes(32),
+  }),
+  fc.record({ type: fc.constant("Notify" as const), peer: name }),
+  ...shared,
+)
+
+const listMessage = fc
+  .array(name, { maxLength: 60 })
+  .chain((names) =>
+    fc.integer({ min: names.length, max: 0xffff }).map((total) => ({ type: "List" as const, total, names })),
+  )
+
+const serverMessage: fc.Arbitrary<ServerMessage> = fc.oneof(
+  listMessage,
+  fc.record({
+    type: fc.constant("Rtt" as const),
+    from: name,
+    identityKey: bytes(32),
+    nonce: bytes(32),
+    ephemeralKey: bytes(32),
+  }),
+  fc.record({
+    type: fc.constant("Accept" as const),
+    from: name,
+    identityKey: bytes(32),
+    nonce: bytes(32),
+    ephemeralKey: bytes(32),
+    signature: bytes(64),
+    confirmation: bytes(32),
+  }),
+  fc.record({ type: fc.constant("Refuse" as const), from: name }),
+  fc.record({
+    type: fc.constant("CcSessionEstablishment" as const),
+    from: name,
+    signature: bytes(64),
+    confirmation: bytes(32),
+  }),
+  fc.record({
+    type: fc.constant("UserNotFound" as const),
+    user: name,
+    reason: fc.constantFrom(...Object.values(NotFoundReason)),
+  }),
+  fc.record({
+    type: fc.constant("Notify" as const),
+    peer: name,
+    reason: fc.constantFrom(...Object.values(NotifyReason)),
+  }),
+  ...shared,
+)
+
+const handshakeMessage: fc.Arbitrary<HandshakeMessage> = fc.oneof(
+  fc.record({
+    type: fc.constant("ServerCertificate" as const),
+    certificate: fc.uint8Array({ minLength: 1, maxLength: 2000 }),
+    crl: fc.uint8Array({ maxLength: 1000 }),
+  }),
+  fc.record({ type: fc.constant("ServerVerify" as const), signature: bytes(64) }),
+  fc.record({ type: fc.constant("ServerFinished" as const), mac: bytes(32) }),
+  fc.record({ type: fc.constant("ClientIdentity" as const), name, publicKey: bytes(32) }),
+  fc.record({ type: fc.constant("ClientVerify" as const), signature: bytes(64) }),
+  fc.record({ type: fc.constant("ClientFinished" as const), mac: bytes(32) }),
+)
+
+interface Family<M> {
+  readonly label: string
+  readonly arbitrary: fc.Arbitrary<M>
+  readonly encode: (message: M) => Uint8Array
+  readonly decode: (plaintext: Uint8Array) => Result.Result<ReadonlyArray<M>, ProtocolError>
+}
+
+const families = [
+  { label: "client", arbitrary: clientMessage, encode: encodeClientMessage, decode: decodeClientMessages },
+  { label: "server", arbitrary: serverMessage, encode: encodeServerMessage, decode: decodeServerMessages },
+  {
+    label: "handshake",
+    arbitrary: handshakeMessage,
+    encode: encodeHandshakeMessage,
+    decode: decodeHandshakeMessages,
+  },
+] as ReadonlyArray<Family<unknown>>
+
+const concat = (parts: ReadonlyArray<Uint8Array>): Uint8Array => Uint8Array.from(Buffer.concat(parts))
+
+/** A decoder result must be a success or a ProtocolError; a throw fails the test by itself. */
+const expectTotal = (result: Result.Result<unknown, unknown>): void => {
+  if (Result.isFailure(result)) expect(result.failure).toBeInstanceOf(ProtocolError)
+}
+
+describe.each(families)("$label messages", ({ arbitrary, encode, decode }) => {
+  it("round-trip through encode and decode", () => {
+    fc.assert(
+      fc.property(arbitrary, (message) => {
+        expect(normalise(ok(decode(encode(message))))).toEqual([normalise(message)])
+      }),
+    )
+  })
+
+  it("decode in order when several share a record", () => {
+    fc.assert(
+      fc.property(fc.array(arbitrary, { minLength: 1, maxLength: 10 }), (messages) => {
+        expect(normalise(ok(decode(concat(messages.map(encode)))))).toEqual(normalise(messages))
+      }),
+    )
+  })
+
+  it("fail with a ProtocolError when truncated at any byte", () => {
+    fc.assert(
+      fc.property(arbitrary, (message) => {
+        const encoded = encode(message)
+        for (let length = 0; length < encoded.length; length++) {
+          expect(Result.isFailure(decode(encoded.subarray(0, length)))).toBe(true)
+          expectTotal(decode(encoded.subarray(0, length)))
+        }
+      }),
+    )
+  })
+
+  it("fail when a payload is shortened with a consistent header (except MESSAGE)", () => {
+    fc.assert(
+      fc.property(arbitrary, fc.nat(), (message, cut) => {
+        const encoded = Uint8Array.from(encode(message))
+        const payload = encoded.length - 3
+        if (payload === 0 || (message as { type: string }).type === "Message") return
+        const shorter = encoded.subarray(0, encoded.length - 1 - (cut % payload))
+        new DataView(shorter.buffer).setUint16(1, shorter.length - 3)
+        expect(Result.isFailure(decode(shorter))).toBe(true)
+      }),
+    )
+  })
+
+  it("accept only canonical bytes: whatever decodes re-encodes to the same bytes", () => {
+    fc.assert(
+      fc.property(arbitrary, fc.nat(), fc.integer({ min: 0, max: 255 }), (message, at, value) => {
+        const mutated = Uint8Array.from(encode(message))
+        mutated[at % mutated.length] = value
+        const result = decode(mutated)
+        if (Result.isSuccess(result)) expect(hex(concat(result.success.map(encode)))).toBe(hex(mutated))
+        else expect(result.failure).toBeInstanceOf(ProtocolError)
+      }),
+    )
+  })
+
+  it("never throw on random bytes", () => {
+    const framed = fc
+      .tuple(fc.integer({ min: 0, max: 30 }), fc.uint8Array({ maxLength: 200 }))
+      .map(([opcode, payload]) =>
+        Uint8Array.from([opcode, payload.length >> 8, payload.length & 0xff, ...payload]),
+      )
+    fc.assert(
+      fc.property(fc.oneof(fc.uint8Array({ maxLength: 300 }), framed), (plaintext) =>
+        expectTotal(decode(plaintext)),
+      ),
+      { numRuns: 1000 },
+    )
+  })
+})
+
+describe("other decoders are total", () => {
+  it("hellos, alerts and record headers never throw on random bytes", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 120 }), (body) => {
+        for (const decode of [decodeClientHello, decodeServerHello, decodeAlert, parseRecordHeader]) {
+          expectTotal(decode(body))
+        }
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it("a LIST of up to 1,000 names round-trips", () => {
+    fc.assert(
+      fc.property(fc.array(name, { minLength: MAX_LIST_NAMES - 5, maxLength: MAX_LIST_NAMES }), (names) => {
+        const message: ServerMessage = { type: "List", total: names.length, names }
+        expect(ok(decodeServerMessages(encodeServerMessage(message)))).toEqual([message])
+      }),
+      { numRuns: 5 },
+    )
+  })
+})
