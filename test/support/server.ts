@@ -1,0 +1,77 @@
+/**
+ * An in-process onechat server on 127.0.0.1 (free port) for integration tests: real TCP, real
+ * keys (the test PKI), an in-memory user registry that tests can change while it runs.
+ */
+import { Effect, Exit, Scope } from "effect"
+import { type ConnectionLimits, defaultConnectionLimits } from "../../src/actors/connection.machine.ts"
+import { generateIdentity, type IdentityKeyPair } from "../../src/crypto/identity.ts"
+import { type Logger, makeLogger, silentLogger } from "../../src/net/log.ts"
+import { type RunningServer, type ServerConfig, serve } from "../../src/net/server.ts"
+import { makeTestPki, type TestPki } from "./pki.ts"
+import { seededRandom } from "./random.ts"
+
+export interface TestServer {
+  readonly server: RunningServer
+  readonly pki: TestPki
+  readonly port: number
+  /** name → key; edit freely: the server looks names up at every login. */
+  readonly users: Map<string, IdentityKeyPair>
+  readonly revoked: Set<string>
+  stop(): Promise<void>
+}
+
+export const testServerConfig = (overrides: Partial<ServerConfig> = {}): ServerConfig => ({
+  host: "127.0.0.1",
+  port: 0,
+  maxConnections: 1_000,
+  maxHandshakesPerAddress: 1_000,
+  maxOutboundBytes: 4 * 1024 * 1024,
+  closeGraceMs: 500,
+  shutdownGraceMs: 2_000,
+  limits: defaultConnectionLimits,
+  ...overrides,
+})
+
+export const userKey = (name: string): IdentityKeyPair => generateIdentity(seededRandom(`user-${name}`))
+
+let cachedPki: Promise<TestPki> | undefined
+
+export const startTestServer = async (
+  options: {
+    readonly users?: ReadonlyArray<string>
+    readonly config?: Partial<ServerConfig>
+    readonly limits?: Partial<ConnectionLimits>
+    readonly log?: Logger | "stderr"
+  } = {},
+): Promise<TestServer> => {
+  cachedPki ??= makeTestPki()
+  const pki = await cachedPki
+  const users = new Map((options.users ?? ["alice", "bob", "carol"]).map((name) => [name, userKey(name)]))
+  const revoked = new Set<string>()
+  const scope = await Effect.runPromise(Scope.make())
+  const log =
+    options.log === "stderr" ? makeLogger({ format: "text", level: "debug" }) : (options.log ?? silentLogger)
+  const config = testServerConfig({
+    ...options.config,
+    limits: { ...defaultConnectionLimits, ...options.config?.limits, ...options.limits },
+  })
+  const server = await Effect.runPromise(
+    serve(config, {
+      credentials: pki.server,
+      log,
+      lookupUser: async (name) => {
+        if (revoked.has(name)) return { status: "revoked" }
+        const key = users.get(name)
+        return key === undefined ? { status: "unknown" } : { status: "registered", publicKey: key.publicKey }
+      },
+    }).pipe(Scope.provide(scope)),
+  )
+  return {
+    server,
+    pki,
+    port: server.port,
+    users,
+    revoked,
+    stop: () => Effect.runPromise(Scope.close(scope, Exit.void)),
+  }
+}
