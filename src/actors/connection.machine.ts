@@ -226,7 +226,7 @@ export const connectionMachine = setup({
     endWithEventCode: assign({
       ending: ({ event }) =>
         event.type === "LOGIN_FAILED" || event.type === "TRANSPORT_FAILED" || event.type === "KICK"
-          ? ending(event.type === "KICK" ? "kicked" : "failed", event.code, event.text)
+          ? ending(event.type === "KICK" ? "kicked" : "disconnected", event.code, event.text)
           : ending("failed", ErrorCode.Internal),
     }),
     endOnTimeout: assign({ ending: ending("disconnected", ErrorCode.Timeout) }),

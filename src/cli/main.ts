@@ -1,15 +1,41 @@
 /**
- * onechat command line: one executable, one subcommand per job (server, client, init, user,
- * charts, demo). Thin: parses flags, then hands over to the layers below. No protocol logic here.
+ * onechat command line: one executable, one subcommand per job. Thin: parses flags, hands over to
+ * the layers below, and turns failures into one clear sentence on stderr with exit status 1.
+ * No protocol logic here.
  */
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
-import { Effect } from "effect"
+import { Cause, Console, Effect, Exit } from "effect"
 import { Command } from "effect/cli"
+import { serverCommand } from "./server-command.ts"
 
 const root = Command.make("onechat").pipe(
   Command.withDescription(
     "Secure one-to-one messaging: an actor server that relays end-to-end encrypted chats it cannot read.",
   ),
+  Command.withSubcommands([serverCommand]),
 )
 
-Command.run(root, { version: "0.1.0" }).pipe(Effect.provide(NodeServices.layer), NodeRuntime.runMain)
+const describe = (error: unknown): string => {
+  if (
+    typeof error === "object" &&
+    error !== null &&
+    "message" in error &&
+    typeof error.message === "string"
+  ) {
+    return error.message
+  }
+  return String(error)
+}
+
+Command.run(root, { version: "0.1.0" }).pipe(
+  Effect.catch((error) =>
+    Console.error(`onechat: ${describe(error)}`).pipe(Effect.andThen(Effect.sync(() => process.exit(1)))),
+  ),
+  Effect.provide(NodeServices.layer),
+  (program) =>
+    NodeRuntime.runMain(program, {
+      // SIGINT/SIGTERM interrupt the program; its finalizers close everything gracefully, and a
+      // graceful stop is a success.
+      teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause) ? 0 : 1),
+    }),
+)

@@ -83,6 +83,8 @@ export interface ClientLink {
   close(options?: { readonly quit?: boolean }): void
   /** Writes bytes to the socket as they are, bypassing encryption (after flushing queued messages). */
   writeRaw(bytes: Uint8Array): void
+  /** For tests and load tools: stop reading from the socket for good (a client that never reads). */
+  stopReading(): void
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
@@ -298,6 +300,7 @@ class Link implements ClientLink {
   readonly server: VerifiedServerCertificate
   readonly closed: Promise<LinkClosed>
   readonly #socket: Socket
+  #readingStopped = false
   readonly #decoder: FrameDecoder
   readonly #channel: RecordChannel
   readonly #buffer: ServerMessage[] = []
@@ -348,7 +351,7 @@ class Link implements ClientLink {
   onMessage(handler: (message: ServerMessage) => void): void {
     this.#handler = handler
     for (const message of this.#buffer.splice(0)) handler(message)
-    if (this.#socket.isPaused()) this.#socket.resume()
+    if (this.#socket.isPaused() && !this.#readingStopped) this.#socket.resume()
   }
 
   next<M extends ServerMessage>(
@@ -362,11 +365,13 @@ class Link implements ClientLink {
     const index = this.#buffer.findIndex(predicate)
     if (index >= 0) {
       const [message] = this.#buffer.splice(index, 1)
-      if (this.#socket.isPaused() && this.#buffer.length < BUFFER_HIGH_WATER / 2) this.#socket.resume()
+      if (this.#socket.isPaused() && !this.#readingStopped && this.#buffer.length < BUFFER_HIGH_WATER / 2) {
+        this.#socket.resume()
+      }
       return Promise.resolve(message!)
     }
     if (this.#ending !== undefined) return Promise.reject(this.#closedError(this.#ending))
-    if (this.#socket.isPaused()) this.#socket.resume() // the awaited message may be behind the pause
+    if (this.#socket.isPaused() && !this.#readingStopped) this.#socket.resume() // the awaited message may be behind the pause
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         predicate,
@@ -388,6 +393,11 @@ class Link implements ClientLink {
     if (options.quit === true) this.#pending.push(encodeClientMessage({ type: "Quit" }))
     this.#flush()
     this.#end({ reason: "local" }, true)
+  }
+
+  stopReading(): void {
+    this.#readingStopped = true
+    this.#socket.pause()
   }
 
   writeRaw(bytes: Uint8Array): void {

@@ -6,7 +6,7 @@
  */
 import type { Socket } from "node:net"
 import { Result } from "effect"
-import type { ClientOpcodeEvent, OnlineUser } from "../actors/connection.events.ts"
+import type { ClientOpcodeEvent, ConnectionEvent, OnlineUser } from "../actors/connection.events.ts"
 import { clientEventOf } from "../actors/connection.events.ts"
 import type { ConnectionActor } from "../actors/supervisor.machine.ts"
 import { HandshakeError } from "../crypto/handshake-error.ts"
@@ -134,7 +134,7 @@ export class ConnectionBridge {
     if (Result.isFailure(truncated)) {
       this.#options.log.info("connection.truncated", { connection: this.#options.connectionId })
     }
-    if (this.#phase.name !== "closed") this.#options.actor.send({ type: "TRANSPORT_CLOSED" })
+    if (this.#phase.name !== "closed") this.#tell({ type: "TRANSPORT_CLOSED" })
   }
 
   #onClientHello(frame: Uint8Array): void {
@@ -186,7 +186,7 @@ export class ConnectionBridge {
     this.#settleLogin()
     const user: OnlineUser = { name: pending.name, identityKey: entry.publicKey }
     this.#options.log.info("login.verified", { connection: this.#options.connectionId, user: user.name })
-    this.#options.actor.send({ type: "LOGIN_VERIFIED", user })
+    this.#tell({ type: "LOGIN_VERIFIED", user })
     const envelopes: Uint8Array[] = []
     for (const frame of queued) if (!this.#onRecord(frame, envelopes)) break
     this.#flushEnvelopes(envelopes)
@@ -227,7 +227,13 @@ export class ConnectionBridge {
   }
 
   #send(event: ClientOpcodeEvent | { readonly type: "CLIENT_ACTIVE" }): void {
-    if (this.#phase.name !== "closed") this.#options.actor.send(event)
+    if (this.#phase.name !== "closed") this.#tell(event)
+  }
+
+  /** Delivers an event unless the actor already stopped (final, failed or stopped by the supervisor). */
+  #tell(event: ConnectionEvent): void {
+    const { actor } = this.#options
+    if (actor.getSnapshot().status === "active") actor.send(event)
   }
 
   #failLogin(error: HandshakeError, code: ErrorCode = error.code): void {
@@ -236,15 +242,15 @@ export class ConnectionBridge {
       reason: error.reason,
       code,
     })
-    this.#options.actor.send({ type: "LOGIN_FAILED", code, text: errorCodeInfo(code).sentence })
+    this.#tell({ type: "LOGIN_FAILED", code, text: errorCodeInfo(code).sentence })
   }
 
   #fail(code: number, detail?: string): void {
     this.#options.log.info("connection.rejected", { connection: this.#options.connectionId, code, detail })
     if (this.#phase.name === "app") {
-      this.#options.actor.send({ type: "TRANSPORT_FAILED", code, text: errorCodeInfo(code).sentence })
+      this.#tell({ type: "TRANSPORT_FAILED", code, text: errorCodeInfo(code).sentence })
     } else {
-      this.#options.actor.send({ type: "LOGIN_FAILED", code, text: errorCodeInfo(code).sentence })
+      this.#tell({ type: "LOGIN_FAILED", code, text: errorCodeInfo(code).sentence })
     }
   }
 
@@ -318,7 +324,7 @@ export class ConnectionBridge {
   #onSocketClosed(): void {
     if (this.#phase.name !== "closed") {
       this.#phase = { name: "closed" }
-      this.#options.actor.send({ type: "TRANSPORT_CLOSED" })
+      this.#tell({ type: "TRANSPORT_CLOSED" })
     }
     this.#settleLogin()
     this.#wipe()

@@ -5,7 +5,7 @@
  * shuts down gracefully: stop accepting, tell every client, wait within a bound, then force.
  */
 import { createServer, type Server, type Socket } from "node:net"
-import { Effect, FiberSet } from "effect"
+import { Data, Effect, FiberSet } from "effect"
 import { createActor } from "xstate"
 import type { ConnectionLimits } from "../actors/connection.machine.ts"
 import { type ConnectionActor, supervisorMachine } from "../actors/supervisor.machine.ts"
@@ -32,6 +32,8 @@ export interface ServerDeps {
   readonly lookupUser: UserLookup
   readonly log: Logger
   readonly random?: Random
+  /** The supervisor to run; tests pass a variant with faults injected (`supervisorMachine.provide`). */
+  readonly machine?: typeof supervisorMachine
 }
 
 export interface RunningServer {
@@ -42,14 +44,37 @@ export interface RunningServer {
   connectionCount(): number
 }
 
+/** The listener could not be opened. */
+export class ListenError extends Data.TaggedError("ListenError")<{
+  readonly host: string
+  readonly port: number
+  readonly code: string
+}> {
+  override get message(): string {
+    const why =
+      this.code === "EADDRINUSE"
+        ? "the address is already in use (another server running?)"
+        : this.code === "EACCES"
+          ? "permission denied"
+          : this.code === "EADDRNOTAVAIL"
+            ? "no such local address"
+            : `error ${this.code}`
+    return `Cannot listen on ${this.host}:${this.port}: ${why}.`
+  }
+}
+
 const listen = (server: Server, host: string, port: number) =>
-  Effect.callback<{ host: string; port: number }, Error>((resume) => {
-    const onError = (error: Error) => resume(Effect.fail(error))
+  Effect.callback<{ host: string; port: number }, ListenError>((resume) => {
+    const onError = (error: NodeJS.ErrnoException) =>
+      resume(Effect.fail(new ListenError({ host, port, code: error.code ?? "UNKNOWN" })))
     server.once("error", onError)
     server.listen({ host, port, exclusive: true }, () => {
       server.off("error", onError)
       const address = server.address()
-      if (address === null || typeof address === "string") return resume(Effect.fail(new Error("no address")))
+      if (address === null || typeof address === "string") {
+        resume(Effect.fail(new ListenError({ host, port, code: "NOADDRESS" })))
+        return
+      }
       resume(Effect.succeed({ host: address.address, port: address.port }))
     })
   })
@@ -64,7 +89,9 @@ const refuse = (socket: Socket, code: ErrorCode): void => {
 export const serve = Effect.fn("Server.serve")(function* (config: ServerConfig, deps: ServerDeps) {
   const { log } = deps
   const supervisor = yield* Effect.acquireRelease(
-    Effect.sync(() => createActor(supervisorMachine, { input: { limits: config.limits } }).start()),
+    Effect.sync(() =>
+      createActor(deps.machine ?? supervisorMachine, { input: { limits: config.limits } }).start(),
+    ),
     (actor) => Effect.sync(() => actor.stop()),
   )
   supervisor.on("user.online", (e) => log.info("user.online", { connection: e.connectionId, user: e.name }))

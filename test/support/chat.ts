@@ -11,6 +11,7 @@ import {
   completeChatRequest,
   startChatRequest,
 } from "../../src/crypto/e2e.ts"
+import type { IdentityKeyPair } from "../../src/crypto/identity.ts"
 import { systemRandom } from "../../src/crypto/primitives.ts"
 import type { ServerMessage, ServerMessageOf } from "../../src/protocol/index.ts"
 import { type TestServer, userKey } from "./server.ts"
@@ -40,7 +41,7 @@ export interface EstablishedChat {
 
 /** Runs the whole end-to-end agreement between `a` (requester) and `b` (accepter). */
 export const establishChat = async (
-  server: TestServer,
+  server: { readonly users: ReadonlyMap<string, IdentityKeyPair> },
   a: ClientLink,
   b: ClientLink,
 ): Promise<EstablishedChat> => {

@@ -6,7 +6,7 @@ import { Effect, Exit, Scope } from "effect"
 import { type ConnectionLimits, defaultConnectionLimits } from "../../src/actors/connection.machine.ts"
 import { generateIdentity, type IdentityKeyPair } from "../../src/crypto/identity.ts"
 import { type Logger, makeLogger, silentLogger } from "../../src/net/log.ts"
-import { type RunningServer, type ServerConfig, serve } from "../../src/net/server.ts"
+import { type RunningServer, type ServerConfig, type ServerDeps, serve } from "../../src/net/server.ts"
 import { makeTestPki, type TestPki } from "./pki.ts"
 import { seededRandom } from "./random.ts"
 
@@ -42,6 +42,7 @@ export const startTestServer = async (
     readonly config?: Partial<ServerConfig>
     readonly limits?: Partial<ConnectionLimits>
     readonly log?: Logger | "stderr"
+    readonly machine?: ServerDeps["machine"]
   } = {},
 ): Promise<TestServer> => {
   cachedPki ??= makeTestPki()
@@ -59,6 +60,7 @@ export const startTestServer = async (
     serve(config, {
       credentials: pki.server,
       log,
+      ...(options.machine === undefined ? {} : { machine: options.machine }),
       lookupUser: async (name) => {
         if (revoked.has(name)) return { status: "revoked" }
         const key = users.get(name)

@@ -1,0 +1,88 @@
+/**
+ * Supervision: a connection actor that fails (an exception inside it, injected on purpose) is
+ * stopped, its socket closed, its peer notified and the fault logged — and every other pair keeps
+ * chatting, and new logins keep working.
+ */
+import { afterEach, describe, expect, it } from "vitest"
+import { enqueueActions } from "xstate"
+import { connectionMachine } from "../../src/actors/connection.machine.ts"
+import { supervisorMachine } from "../../src/actors/supervisor.machine.ts"
+import type { ClientLink } from "../../src/client/link.ts"
+import type { LogFields, Logger } from "../../src/net/log.ts"
+import { NotifyReason } from "../../src/protocol/index.ts"
+import { establishChat, expectMessage, hear, login, say } from "../support/chat.ts"
+import { startTestServer, type TestServer } from "../support/server.ts"
+
+const POISON = 0xee
+
+/** The real supervisor, whose connection actors throw when asked to forward a poisoned envelope. */
+const faultyMachine = supervisorMachine.provide({
+  actors: {
+    connection: connectionMachine.provide({
+      actions: {
+        // Same report as the real action, unless the batch carries the poison byte.
+        forwardMessages: enqueueActions(({ context, event, enqueue }) => {
+          if (event.type !== "MESSAGE") return
+          if (event.envelopes.some((envelope) => envelope[0] === POISON)) throw new Error("injected fault")
+          enqueue.sendParent({
+            type: "CHAT_MESSAGES",
+            connectionId: context.connectionId,
+            envelopes: event.envelopes,
+          })
+        }),
+      },
+    }),
+  },
+})
+
+const recorded: Array<{ event: string; fields: LogFields }> = []
+const recordingLogger: Logger = {
+  debug: () => {},
+  info: () => {},
+  warn: () => {},
+  error: (event, fields = {}) => recorded.push({ event, fields }),
+}
+
+let server: TestServer
+const links: ClientLink[] = []
+afterEach(async () => {
+  for (const link of links.splice(0)) link.close()
+  await server.stop()
+})
+
+describe("one connection fails", () => {
+  it("its peer is notified, its socket closed, the fault logged; others unaffected", async () => {
+    server = await startTestServer({
+      users: ["alice", "bob", "carol", "dave", "erin"],
+      machine: faultyMachine,
+      log: recordingLogger,
+    })
+    const [alice, bob, carol, dave] = await Promise.all(
+      ["alice", "bob", "carol", "dave"].map(async (name) => {
+        const link = await login(server, name)
+        links.push(link)
+        return link
+      }),
+    )
+    await establishChat(server, alice!, bob!)
+    const healthy = await establishChat(server, carol!, dave!)
+
+    alice!.send({ type: "Message", envelope: new Uint8Array(40).fill(POISON) })
+    expect(await expectMessage(bob!, "Notify")).toEqual({
+      type: "Notify",
+      peer: "alice",
+      reason: NotifyReason.Failed,
+    })
+    expect((await alice!.closed).reason).not.toBe("local")
+    expect(recorded.some((entry) => entry.event === "connection.failed")).toBe(true)
+
+    say(carol!, healthy.requester, "unaffected")
+    expect(await hear(dave!, healthy.accepter)).toBe("unaffected")
+    say(dave!, healthy.accepter, "indeed")
+    expect(await hear(carol!, healthy.requester)).toBe("indeed")
+
+    const erin = await login(server, "erin")
+    links.push(erin)
+    expect(erin.welcome.names).toEqual(["bob"])
+  })
+})
