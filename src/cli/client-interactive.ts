@@ -1,0 +1,141 @@
+/**
+ * The interactive face of `onechat client`: a prompt that shows where you are, incoming lines
+ * printed above what you are typing, peer text sanitised, colours only on a terminal, and every
+ * event as one readable sentence. The session logic lives in src/client/session.ts.
+ */
+import type { KnownPeers } from "../client/known-peers.ts"
+import type { UiEvent } from "../client/session.events.ts"
+import type { ClientSession } from "../client/session.ts"
+import type { IdentityKeyPair } from "../crypto/identity.ts"
+import { sanitizeForTerminal } from "./sanitize.ts"
+import type { Style, Terminal } from "./terminal.ts"
+
+interface Prepared {
+  readonly key: IdentityKeyPair
+  readonly trust: { readonly caCertificateDer: Uint8Array; readonly localCrlDer?: Uint8Array }
+  readonly knownPeers: KnownPeers
+}
+
+interface Steps<P extends Prepared> {
+  readonly prepare: (ask: (question: string) => Promise<string>) => Promise<P>
+  readonly start: (prepared: P, onUi: (event: UiEvent) => void) => ClientSession
+  readonly exitCodeFor: (reason: string) => number
+}
+
+const names = (online: ReadonlyArray<string>): string => online.map(sanitizeForTerminal).join(", ")
+
+/** One event → the lines a person reads. */
+export const formatUiEvent = (event: UiEvent, style: Style): ReadonlyArray<string> => {
+  const peer = (name: string) => style.peer(sanitizeForTerminal(name))
+  switch (event.type) {
+    case "ready":
+      return [
+        style.info(
+          `Logged in as ${event.user}. ${event.online.length === 0 ? "No one else is available yet." : `Available: ${names(event.online)}`}`,
+        ),
+        style.info("Type !help for the commands."),
+      ]
+    case "list":
+      return [
+        style.info(
+          event.online.length === 0 ? "No one else is available." : `Available: ${names(event.online)}`,
+        ),
+      ]
+    case "request_sent":
+      return [style.info(`Asked ${event.to} to chat; waiting for an answer (!cancel to withdraw).`)]
+    case "request":
+      return [`${peer(event.from)} ${style.info("wants to chat with you: !accept or !refuse")}`]
+    case "request_cancelled":
+      return [style.info(`Request to ${event.to} withdrawn.`)]
+    case "refused":
+      return [style.info(`${event.by} refused the chat.`)]
+    case "not_found":
+      return [style.info(`${sanitizeForTerminal(event.user)} is not available (offline, busy or unknown).`)]
+    case "chat_started":
+      return [
+        style.info(
+          `Chat with ${event.peer} started, end-to-end encrypted. Type to send; !quit leaves the chat.`,
+        ),
+        style.info(`Safety number: ${event.safety} (compare it with ${event.peer} to be sure: !verify)`),
+      ]
+    case "message":
+      return [`${peer(event.from)}: ${sanitizeForTerminal(event.text)}`]
+    case "peer_left":
+      return [style.info(`${event.peer} left the chat.`)]
+    case "chat_ended":
+      return [style.info(`You left the chat with ${event.peer}.`)]
+    case "key_changed":
+      return [
+        style.error(`WARNING: ${event.peer}'s key is not the one you trusted before.`),
+        style.error(
+          `New safety number: ${event.safety}. Compare it with ${event.peer} over another channel;`,
+        ),
+        style.error("only if it matches, type !trust. Until then no chat starts."),
+      ]
+    case "safety":
+      return [
+        style.info(
+          `Safety number with ${event.peer}: ${event.safety} (${event.trusted ? "trusted key" : "key NOT trusted yet"})`,
+        ),
+      ]
+    case "trusted":
+      return [style.info(`${event.peer}'s key is now trusted.`)]
+    case "help":
+      return event.commands.map((line) => style.info(`  ${line}`))
+    case "error":
+      return [style.error(`error: ${event.message}`)]
+    case "closed":
+      return [style.info(event.reason === "quit" ? "Bye." : `Disconnected (${event.reason}).`)]
+  }
+}
+
+const promptFor = (user: string, session: ClientSession | undefined): string => {
+  const peer = session?.peer
+  const state = JSON.stringify(session?.state ?? "")
+  if (peer !== undefined && state.includes("active")) return `${user} → ${peer}> `
+  return `${user}> `
+}
+
+/** Runs the interactive client until it closes; returns the exit status. */
+export const runInteractive = async <P extends Prepared>(
+  options: { readonly name: string },
+  terminal: Terminal,
+  steps: Steps<P>,
+): Promise<number> => {
+  let prepared: P
+  try {
+    prepared = await steps.prepare((question) => {
+      if (!terminal.isInteractive) {
+        throw new Error(
+          "No passphrase: set ONECHAT_PASSPHRASE or use --passphrase-file (no terminal to ask on).",
+        )
+      }
+      return terminal.readHidden(question)
+    })
+  } catch (error) {
+    terminal.println(
+      terminal.style.error(`onechat: ${error instanceof Error ? error.message : String(error)}`),
+    )
+    terminal.close()
+    return 2
+  }
+  let session: ClientSession | undefined
+  const show = (event: UiEvent) => {
+    for (const line of formatUiEvent(event, terminal.style)) terminal.println(line)
+    terminal.setPrompt(promptFor(options.name, session))
+  }
+  session = steps.start(prepared, show)
+  terminal.setPrompt(promptFor(options.name, session))
+  const active = session
+  terminal.start({
+    onLine: (line) => {
+      active.command(line)
+      terminal.setPrompt(promptFor(options.name, active))
+    },
+    onEnd: () => active.exit(),
+    onInterrupt: () => active.exit(),
+  })
+  const { reason } = await active.done
+  terminal.close()
+  return steps.exitCodeFor(reason)
+}

@@ -1,0 +1,93 @@
+/**
+ * The vocabulary of the client session: what the user asks (commands), what the session runtime
+ * reports (facts, after it did the crypto and key pinning), what the machine asks the runtime to
+ * do (intents), and what the person or script is shown (UI events, the `--json` output).
+ * Pure types; no I/O.
+ */
+
+/** How a peer's presented identity key compares with the pinned one (trust on first use). */
+export type KeyStatus = "new" | "known" | "changed"
+
+/** Typed by the user (after parsing `!commands`). */
+export type CommandEvent =
+  | { readonly type: "LIST" }
+  | { readonly type: "REQUEST"; readonly user: string }
+  | { readonly type: "ACCEPT" }
+  | { readonly type: "REFUSE" }
+  | { readonly type: "CANCEL" }
+  | { readonly type: "SAY"; readonly text: string }
+  /** `!quit`: leaves the chat (or pending request) when there is one, else exits. */
+  | { readonly type: "QUIT" }
+  | { readonly type: "VERIFY" }
+  | { readonly type: "TRUST" }
+  | { readonly type: "HELP" }
+
+/** Reported by the runtime: server messages after verification, and the connection's fate. */
+export type FactEvent =
+  | { readonly type: "LOGGED_IN"; readonly online: ReadonlyArray<string> }
+  | { readonly type: "ONLINE_LIST"; readonly online: ReadonlyArray<string> }
+  | { readonly type: "REQUEST_RECEIVED"; readonly from: string; readonly keyStatus: KeyStatus }
+  | { readonly type: "REQUEST_NOT_FOUND"; readonly user: string; readonly reason: string }
+  | { readonly type: "REQUEST_REFUSED"; readonly by: string }
+  | { readonly type: "PEER_ACCEPTED"; readonly from: string; readonly keyStatus: KeyStatus }
+  | { readonly type: "CHAT_READY"; readonly peer: string; readonly safety: string }
+  | { readonly type: "CHAT_FAILED"; readonly peer: string; readonly message: string }
+  | { readonly type: "MESSAGE_RECEIVED"; readonly text: string }
+  | { readonly type: "PEER_LEFT"; readonly peer: string }
+  | { readonly type: "SERVER_ERROR"; readonly code: string; readonly message: string }
+  | { readonly type: "CONNECTION_CLOSED"; readonly reason: string; readonly message: string }
+
+export type SessionEvent = CommandEvent | FactEvent
+
+/** What the machine asks the runtime to do. */
+export type Intent =
+  | { readonly type: "send.list" }
+  | { readonly type: "send.request"; readonly to: string }
+  | { readonly type: "send.accept"; readonly requester: string }
+  | { readonly type: "send.refuse"; readonly requester: string }
+  /** NOTIFY: withdraw a request or leave a chat; the runtime drops that conversation's keys. */
+  | { readonly type: "send.leave"; readonly peer: string }
+  | { readonly type: "send.say"; readonly text: string }
+  | { readonly type: "send.quit" }
+  /** Requester: verify ACCEPT and answer with CC_SESSION_ESTABLISHMENT. */
+  | { readonly type: "complete"; readonly peer: string }
+  /** Pin the key the peer presented now (after the user compared safety numbers). */
+  | { readonly type: "trust"; readonly peer: string }
+  /** Show the safety number of the current peer. */
+  | { readonly type: "verify"; readonly peer: string }
+
+/** Shown to the person, or printed as one JSON object per line in `--json` mode. */
+export type UiEvent =
+  | { readonly type: "ready"; readonly user: string; readonly online: ReadonlyArray<string> }
+  | { readonly type: "list"; readonly online: ReadonlyArray<string> }
+  | { readonly type: "request_sent"; readonly to: string }
+  | { readonly type: "request"; readonly from: string }
+  | { readonly type: "request_cancelled"; readonly to: string }
+  | { readonly type: "refused"; readonly by: string }
+  | { readonly type: "not_found"; readonly user: string }
+  | { readonly type: "chat_started"; readonly peer: string; readonly safety: string }
+  | { readonly type: "message"; readonly from: string; readonly text: string }
+  | { readonly type: "peer_left"; readonly peer: string }
+  | { readonly type: "chat_ended"; readonly peer: string }
+  | { readonly type: "key_changed"; readonly peer: string; readonly safety: string }
+  | { readonly type: "safety"; readonly peer: string; readonly safety: string; readonly trusted: boolean }
+  | { readonly type: "trusted"; readonly peer: string }
+  | { readonly type: "help"; readonly commands: ReadonlyArray<string> }
+  | { readonly type: "error"; readonly code: string; readonly message: string }
+  | { readonly type: "closed"; readonly reason: string }
+
+export type SessionEmitted =
+  | { readonly type: "intent"; readonly intent: Intent }
+  | { readonly type: "ui"; readonly event: UiEvent }
+
+export const HELP_LINES: ReadonlyArray<string> = [
+  "!list              show who is online and available",
+  "!request <user>    ask <user> to chat",
+  "!accept / !refuse  answer a chat request",
+  "!cancel            withdraw your pending request",
+  "!verify            show the safety number of your peer",
+  "!trust             accept your peer's changed key (after comparing safety numbers)",
+  "!help              this list",
+  "!quit              leave the chat; outside a chat, exit",
+  "anything else      in a chat: send it as a message",
+]

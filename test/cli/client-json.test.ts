@@ -1,0 +1,165 @@
+/**
+ * The client in `--json` mode as real child processes against a real server process, three users:
+ * list, request, refuse, not found, accept, chat both ways, cancel, leave, peer disconnect, quit —
+ * checking the exact JSON events, and nothing but JSON on stdout.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect } from "effect"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { createDevelopmentPki } from "../../src/store/dev-pki.ts"
+import {
+  type JsonClient,
+  type ServerProcess,
+  startJsonClient,
+  startServerProcess,
+} from "../support/processes.ts"
+
+const PASSPHRASE = "test passphrase for json clients"
+let folder: string
+let dir: string
+let server: ServerProcess
+const clients: JsonClient[] = []
+
+beforeAll(async () => {
+  folder = await mkdtemp(join(tmpdir(), "onechat-json-"))
+  dir = join(folder, "data")
+  await Effect.runPromise(
+    createDevelopmentPki({ dir, users: ["alice", "bob", "carol"], passphrase: PASSPHRASE }),
+  )
+  server = await startServerProcess(dir)
+}, 30_000)
+
+afterAll(async () => {
+  for (const client of clients) client.kill()
+  await server.stop()
+  await rm(folder, { recursive: true, force: true })
+})
+
+const client = (
+  name: string,
+  env: Record<string, string> = { ONECHAT_PASSPHRASE: PASSPHRASE },
+  args: string[] = [],
+) => {
+  const started = startJsonClient(name, { dir, port: server.port, env, args })
+  clients.push(started)
+  return started
+}
+
+describe("onechat client --json", { timeout: 60_000 }, () => {
+  it("runs the whole flow for three users with the exact events", async () => {
+    const alice = client("alice")
+    expect(await alice.next()).toEqual({ type: "ready", user: "alice", online: [] })
+    const bob = client("bob")
+    expect(await bob.next()).toEqual({ type: "ready", user: "bob", online: ["alice"] })
+    const carol = client("carol")
+    expect(await carol.next()).toEqual({ type: "ready", user: "carol", online: ["alice", "bob"] })
+
+    alice.send("!list")
+    expect(await alice.next()).toEqual({ type: "list", online: ["bob", "carol"] })
+
+    alice.send("!request dave")
+    expect(await alice.next()).toEqual({ type: "request_sent", to: "dave" })
+    expect(await alice.next()).toEqual({ type: "not_found", user: "dave" })
+
+    alice.send("!request bob")
+    expect(await alice.next()).toEqual({ type: "request_sent", to: "bob" })
+    expect(await bob.next()).toEqual({ type: "request", from: "alice" })
+    bob.send("!refuse")
+    expect(await alice.next()).toEqual({ type: "refused", by: "bob" })
+
+    carol.send("!request alice")
+    expect(await carol.next()).toEqual({ type: "request_sent", to: "alice" })
+    expect(await alice.next()).toEqual({ type: "request", from: "carol" })
+    alice.send("!accept")
+    const startedAlice = await alice.next()
+    const startedCarol = await carol.next()
+    expect(startedAlice).toMatchObject({ type: "chat_started", peer: "carol" })
+    expect(startedCarol).toMatchObject({ type: "chat_started", peer: "alice" })
+    expect(startedAlice.safety).toMatch(/^\d{5}( \d{5}){5}$/)
+    expect(startedAlice.safety).toBe(startedCarol.safety)
+
+    alice.send("hello carol ✓")
+    expect(await carol.next()).toEqual({ type: "message", from: "alice", text: "hello carol ✓" })
+    carol.send("hi alice")
+    expect(await alice.next()).toEqual({ type: "message", from: "carol", text: "hi alice" })
+    carol.send("!!not a command")
+    expect(await alice.next()).toEqual({ type: "message", from: "carol", text: "!not a command" })
+
+    bob.send("!request carol")
+    expect(await bob.next()).toEqual({ type: "request_sent", to: "carol" })
+    expect(await bob.next()).toEqual({ type: "not_found", user: "carol" })
+
+    alice.send("!quit")
+    expect(await alice.next()).toEqual({ type: "chat_ended", peer: "carol" })
+    expect(await carol.next()).toEqual({ type: "peer_left", peer: "alice" })
+
+    bob.send("!request carol")
+    expect(await bob.next()).toEqual({ type: "request_sent", to: "carol" })
+    expect(await carol.next()).toEqual({ type: "request", from: "bob" })
+    bob.send("!cancel")
+    expect(await bob.next()).toEqual({ type: "request_cancelled", to: "carol" })
+    expect(await carol.next()).toEqual({ type: "peer_left", peer: "bob" })
+
+    alice.send("!request bob")
+    expect(await alice.next()).toEqual({ type: "request_sent", to: "bob" })
+    expect(await bob.next()).toEqual({ type: "request", from: "alice" })
+    bob.send("!accept")
+    expect(await alice.next()).toMatchObject({ type: "chat_started", peer: "bob" })
+    expect(await bob.next()).toMatchObject({ type: "chat_started", peer: "alice" })
+    bob.kill()
+    expect(await alice.next()).toEqual({ type: "peer_left", peer: "bob" })
+
+    alice.send("!quit")
+    expect(await alice.next()).toEqual({ type: "closed", reason: "quit" })
+    expect(await alice.exit).toBe(0)
+    carol.endInput()
+    expect(await carol.next("closed")).toEqual({ type: "closed", reason: "quit" })
+    expect(await carol.exit).toBe(0)
+    for (const c of [alice, carol]) expect(c.garbage).toEqual([])
+  })
+
+  it("commands that make no sense now are answered with an error event", async () => {
+    const carol = client("carol")
+    await carol.next("ready")
+    carol.send("hello?")
+    expect(await carol.next()).toMatchObject({ type: "error", code: "not_in_chat" })
+    carol.send("!accept")
+    expect(await carol.next()).toMatchObject({ type: "error", code: "no_request" })
+    carol.send("!frobnicate")
+    expect(await carol.next()).toMatchObject({ type: "error", code: "unknown_command" })
+    carol.send("!request ../etc")
+    expect(await carol.next()).toMatchObject({ type: "error", code: "usage" })
+    carol.send("!request carol")
+    expect(await carol.next()).toMatchObject({ type: "error", code: "not_found" })
+    carol.send("!quit")
+    expect(await carol.next()).toEqual({ type: "closed", reason: "quit" })
+    expect(await carol.exit).toBe(0)
+  })
+
+  it("a wrong passphrase fails the login with one sentence and a non-zero status", async () => {
+    const bob = client("bob", { ONECHAT_PASSPHRASE: "wrong" })
+    const error = await bob.next()
+    expect(error).toMatchObject({ type: "error", code: "login_failed" })
+    expect(String(error.message)).toMatch(/passphrase/i)
+    expect(await bob.next()).toEqual({ type: "closed", reason: "login_failed" })
+    expect(await bob.exit).toBe(2)
+  })
+
+  it("a user with no key in the folder cannot log in", async () => {
+    const dave = client("dave")
+    expect(await dave.next()).toMatchObject({ type: "error", code: "login_failed" })
+    expect(await dave.next()).toEqual({ type: "closed", reason: "login_failed" })
+    expect(await dave.exit).toBe(2)
+  })
+
+  it("takes the passphrase from --passphrase-file", async () => {
+    const file = join(folder, "bob.pass")
+    await writeFile(file, `${PASSPHRASE}\n`, { mode: 0o600 })
+    const bob = client("bob", { ONECHAT_PASSPHRASE: "" }, ["--passphrase-file", file])
+    expect(await bob.next()).toMatchObject({ type: "ready", user: "bob" })
+    bob.send("!quit")
+    expect(await bob.exit).toBe(0)
+  })
+})
