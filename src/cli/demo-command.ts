@@ -60,7 +60,7 @@ const makeActor = (
 
 const script = async (alice: Actor, bob: Actor, say: (line: string) => void) => {
   const type = (actor: Actor, text: string) => {
-    say(`${actor.name} types: ${text.replace(/\u001b/g, "\\e")}`)
+    say(`${actor.name} types: ${text.replaceAll("\u001b", "\\e")}`)
     actor.session.command(text)
   }
   await Promise.all([alice.waitFor("ready"), bob.waitFor("ready")])

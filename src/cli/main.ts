@@ -6,13 +6,17 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Console, Effect, Exit } from "effect"
 import { Command } from "effect/cli"
+import { clientCommand } from "./client-command.ts"
+import { demoCommand } from "./demo-command.ts"
+import { initCommand } from "./init-command.ts"
 import { serverCommand } from "./server-command.ts"
+import { userCommand } from "./user-command.ts"
 
 const root = Command.make("onechat").pipe(
   Command.withDescription(
     "Secure one-to-one messaging: an actor server that relays end-to-end encrypted chats it cannot read.",
   ),
-  Command.withSubcommands([serverCommand]),
+  Command.withSubcommands([serverCommand, clientCommand, initCommand, userCommand, demoCommand]),
 )
 
 const describe = (error: unknown): string => {

@@ -6,9 +6,11 @@
 import { Config, Console, Effect } from "effect"
 import { Command, Flag } from "effect/cli"
 import { defaultConnectionLimits } from "../actors/connection.machine.ts"
-import { makeLogger } from "../net/log.ts"
+import { type Logger, makeLogger } from "../net/log.ts"
+import { watchRevocations } from "../net/revocation-watch.ts"
 import { type ServerConfig, serve } from "../net/server.ts"
 import { loadServerCredentials } from "../store/credentials.ts"
+import { CRL_RENEWAL_WINDOW_DAYS, type CrlRenewal, renewCrlIfDue } from "../store/crl.ts"
 import { DEFAULT_DEVELOPMENT_USERS, ensureDevelopmentPki } from "../store/dev-pki.ts"
 import { DEFAULT_DATA_DIR } from "../store/layout.ts"
 import { UserRegistry } from "../store/registry.ts"
@@ -108,6 +110,17 @@ const printDevelopmentPki = (
     ].join("\n"),
   )
 
+/** `crl.renewed`, or a warning when the CRL is due and could not be renewed here (no CA key). */
+const logCrlRenewal = (log: Logger, { renewed, nextUpdate }: CrlRenewal, now = new Date()): void => {
+  const fields = { nextUpdate: nextUpdate.toISOString() }
+  if (renewed) log.info("crl.renewed", fields)
+  else if (nextUpdate.getTime() <= now.getTime()) {
+    log.warn("crl.stale", { ...fields, hint: "clients refuse this server until the CA issues a new CRL" })
+  } else if (nextUpdate.getTime() - now.getTime() <= CRL_RENEWAL_WINDOW_DAYS * 86_400_000) {
+    log.warn("crl.due", { ...fields, hint: "no CA key in the data folder to renew it" })
+  }
+}
+
 export const serverCommand = Command.make("server", flags, (options) =>
   Effect.gen(function* () {
     const passphrase = process.env.ONECHAT_PASSPHRASE
@@ -117,9 +130,10 @@ export const serverCommand = Command.make("server", flags, (options) =>
       ...(passphrase === undefined || passphrase === "" ? {} : { passphrase }),
     })
     if (pki.created) yield* printDevelopmentPki(pki.dir, pki.users)
+    const log = makeLogger({ format: options.logFormat, level: options.logLevel })
+    logCrlRenewal(log, yield* renewCrlIfDue({ dir: options.dir }))
     const credentials = yield* loadServerCredentials(options.dir)
     const registry = new UserRegistry(options.dir)
-    const log = makeLogger({ format: options.logFormat, level: options.logLevel })
     const config: ServerConfig = {
       host: options.host,
       port: options.port,
@@ -140,6 +154,7 @@ export const serverCommand = Command.make("server", flags, (options) =>
       log,
       lookupUser: (name) => Effect.runPromise(registry.lookup(name)),
     })
+    yield* watchRevocations({ dir: options.dir, supervisor: running.supervisor, log })
     yield* Console.log(`onechat server listening on ${running.host}:${running.port}`)
     return yield* Effect.never
   }).pipe(Effect.scoped),

@@ -65,11 +65,26 @@ export interface JsonClient {
 
 export const startJsonClient = (
   name: string,
-  options: { readonly dir: string; readonly port: number; readonly env?: Record<string, string>; readonly args?: ReadonlyArray<string> },
+  options: {
+    readonly dir: string
+    readonly port: number
+    readonly env?: Record<string, string>
+    readonly args?: ReadonlyArray<string>
+  },
 ): JsonClient => {
   const child = spawn(
     process.execPath,
-    [BIN, "client", name, "--json", "--dir", options.dir, "--port", String(options.port), ...(options.args ?? [])],
+    [
+      BIN,
+      "client",
+      name,
+      "--json",
+      "--dir",
+      options.dir,
+      "--port",
+      String(options.port),
+      ...(options.args ?? []),
+    ],
     { env: { ...process.env, ...options.env }, stdio: ["pipe", "pipe", "pipe"] },
   )
   const events: JsonEvent[] = []
@@ -89,7 +104,10 @@ export const startJsonClient = (
   const next = (type?: string, timeoutMs = 15_000): Promise<JsonEvent> =>
     new Promise((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`${name}: no ${type ?? "event"} within ${timeoutMs} ms; got ${JSON.stringify(events)}`)),
+        () =>
+          reject(
+            new Error(`${name}: no ${type ?? "event"} within ${timeoutMs} ms; got ${JSON.stringify(events)}`),
+          ),
         timeoutMs,
       )
       const look = () => {

@@ -1,0 +1,212 @@
+/**
+ * `onechat user add | list | revoke`: manages the users of a data folder. A running server needs
+ * no restart: it reads D/users at every login, and notices D/revoked (src/net/revocation-watch.ts)
+ * to disconnect a revoked user at once. Thin: the work is in src/store/dev-pki.ts; this file turns
+ * the usual failures into sentences that say what to do. Prints passphrases once, keys never.
+ */
+import { Console, Data, Effect, Option, Result } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { MAX_PEM_CHARS, publicKeyFingerprint } from "../crypto/identity.ts"
+import { type AddedUser, addUser, listUsers, revokeUser } from "../store/dev-pki.ts"
+import type { StoreError } from "../store/errors.ts"
+import { dataLayout, pathExists, readSmallFile } from "../store/layout.ts"
+import { UserRegistry } from "../store/registry.ts"
+import { passphraseFromEnvironment, shellWord } from "./init-command.ts"
+import { dirFlag } from "./server-command.ts"
+
+export type UserCommandErrorReason =
+  /** D has no users/ folder. */
+  | "NoDataFolder"
+  | "AlreadyRegistered"
+  /** D/clients/<name>/key.pem is left from an earlier registration. */
+  | "KeyFileExists"
+  | "NotRegistered"
+  | "AlreadyRevoked"
+  /** The --pubkey file does not exist. */
+  | "NoPublicKeyFile"
+  /** The --pubkey file holds no Ed25519 SPKI PEM. */
+  | "NotAPublicKey"
+
+interface UserCommandErrorFields {
+  readonly reason: UserCommandErrorReason
+  /** The data folder, absolute. */
+  readonly dir: string
+  readonly userName?: string
+  /** The file concerned (KeyFileExists, NoPublicKeyFile, NotAPublicKey). */
+  readonly path?: string
+}
+
+const userSentences: Record<UserCommandErrorReason, (error: UserCommandErrorFields) => string> = {
+  NoDataFolder: ({ dir }) =>
+    `${dir} is not a onechat data folder (it has no users folder); create one with "onechat init --dir ${shellWord(dir)}" or choose another --dir.`,
+  AlreadyRegistered: ({ dir, userName }) =>
+    `User ${userName} is already registered in ${dir}; revoke it first to register a new key.`,
+  KeyFileExists: ({ path, userName }) =>
+    `A private key for ${userName} is left at ${path} from an earlier registration; remove it, or register a key made elsewhere with --pubkey.`,
+  NotRegistered: ({ dir, userName }) => `No user ${userName} is registered in ${dir}; nothing was revoked.`,
+  AlreadyRevoked: ({ dir, userName }) => `User ${userName} is already revoked in ${dir}.`,
+  NoPublicKeyFile: ({ path }) =>
+    `There is no file ${path}; give --pubkey the path of an Ed25519 public key in SPKI PEM form.`,
+  NotAPublicKey: ({ path }) =>
+    `${path} does not hold an Ed25519 public key in SPKI PEM form ("-----BEGIN PUBLIC KEY-----").`,
+}
+
+/** A user command that changed nothing. Names the folder and user, never key material. */
+export class UserCommandError extends Data.TaggedError("UserCommandError")<UserCommandErrorFields> {
+  override get message(): string {
+    return userSentences[this.reason](this)
+  }
+}
+
+const nameArgument = Argument.String("name").pipe(
+  Argument.withDescription(
+    "User name: a-z, 0-9, _ and -, 1 to 32 characters, starting with a letter or digit",
+  ),
+)
+
+/** NoDataFolder unless D/users exists. */
+const requireDataFolder = (dir: string): Effect.Effect<void, UserCommandError | StoreError> => {
+  const layout = dataLayout(dir)
+  return pathExists(layout.usersDir, "users folder").pipe(
+    Effect.flatMap((exists) =>
+      exists ? Effect.void : Effect.fail(new UserCommandError({ reason: "NoDataFolder", dir: layout.root })),
+    ),
+  )
+}
+
+const readPublicKeyFile = (path: string, dir: string): Effect.Effect<string, StoreError | UserCommandError> =>
+  readSmallFile({ path, subject: "public key file" }, MAX_PEM_CHARS).pipe(
+    Effect.catchIf(
+      (error) => error.reason === "NotFound",
+      () => Effect.fail(new UserCommandError({ reason: "NoPublicKeyFile", dir, path })),
+    ),
+  )
+
+const addFlags = {
+  name: nameArgument,
+  dir: dirFlag,
+  pubkey: Flag.String("pubkey").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "Register this Ed25519 public key (SPKI PEM file) instead of making a key pair here",
+    ),
+  ),
+}
+
+/** What `user add` prints: where, the fingerprint, and the passphrase once when generated. */
+const describeAddedUser = (root: string, added: AddedUser, keyPath: Result.Result<string, unknown>): string =>
+  [
+    `Registered user ${added.name} in ${root}.`,
+    `  fingerprint  ${added.fingerprint}`,
+    ...(added.passphrase === undefined
+      ? ["  private key  kept by its owner (only the public key was registered)"]
+      : [
+          `  private key  ${Result.getOrElse(keyPath, () => "")}`,
+          added.generated
+            ? `  passphrase   ${added.passphrase}   (shown once, stored nowhere in clear)`
+            : "  passphrase   from ONECHAT_PASSPHRASE (not shown)",
+        ]),
+    "A running server accepts the login at once; no restart needed.",
+  ].join("\n")
+
+const add = Command.make("add", addFlags, ({ name, dir, pubkey }) =>
+  Effect.gen(function* () {
+    const layout = dataLayout(dir)
+    yield* requireDataFolder(dir)
+    const keyFile = Option.getOrUndefined(pubkey)
+    const publicKeyPem = keyFile === undefined ? undefined : yield* readPublicKeyFile(keyFile, layout.root)
+    const fail = (reason: UserCommandErrorReason, path?: string) =>
+      Effect.fail(
+        new UserCommandError({
+          reason,
+          dir: layout.root,
+          userName: name,
+          ...(path === undefined ? {} : { path }),
+        }),
+      )
+    const added = yield* addUser({
+      dir,
+      name,
+      ...(publicKeyPem === undefined ? passphraseFromEnvironment() : { publicKeyPem }),
+    }).pipe(
+      Effect.catch((error): Effect.Effect<never, StoreError | UserCommandError> => {
+        if (error.reason === "AlreadyExists" && error.subject === "registered public key") {
+          return fail("AlreadyRegistered")
+        }
+        if (error.reason === "AlreadyExists" && error.subject === "private key") {
+          return fail("KeyFileExists", error.path)
+        }
+        if (error.reason === "Malformed" && error.subject === "public key given") {
+          return fail("NotAPublicKey", keyFile)
+        }
+        return Effect.fail(error)
+      }),
+    )
+    yield* Console.log(describeAddedUser(layout.root, added, layout.clientKeyPath(name)))
+  }),
+).pipe(Command.withDescription("Register a user: a new key pair made here, or a public key made elsewhere"))
+
+/** One line per user, names padded: `alice  registered  <fingerprint>` or `mallory  revoked`. */
+const list = Command.make("list", { dir: dirFlag }, ({ dir }) =>
+  Effect.gen(function* () {
+    yield* requireDataFolder(dir)
+    const { registered, revoked } = yield* listUsers(dir)
+    const registry = new UserRegistry(dir)
+    const rows: Array<readonly [string, string]> = []
+    for (const name of registered) {
+      const entry = yield* Effect.result(registry.lookup(name))
+      rows.push([
+        name,
+        Result.isSuccess(entry) && entry.success.status === "registered"
+          ? `registered  ${publicKeyFingerprint(entry.success.publicKey)}`
+          : "registered  (its key file is not a valid Ed25519 public key)",
+      ])
+    }
+    for (const name of revoked) if (!registered.includes(name)) rows.push([name, "revoked"])
+    if (rows.length === 0) {
+      yield* Console.log(`No users in ${dataLayout(dir).root}.`)
+      return
+    }
+    rows.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    const width = rows.reduce((widest, [name]) => Math.max(widest, name.length), 0)
+    yield* Console.log(rows.map(([name, status]) => `${name.padEnd(width)}  ${status}`).join("\n"))
+  }),
+).pipe(Command.withDescription("List registered and revoked users"))
+
+const revoke = Command.make("revoke", { name: nameArgument, dir: dirFlag }, ({ name, dir }) =>
+  Effect.gen(function* () {
+    const layout = dataLayout(dir)
+    yield* requireDataFolder(dir)
+    yield* revokeUser({ dir, name }).pipe(
+      Effect.catchIf(
+        (error) => error.reason === "NotFound" && error.subject === "registered public key",
+        () =>
+          Effect.fromResult(layout.revokedKeyPath(name)).pipe(
+            Effect.flatMap((path) => pathExists(path, "revoked public key")),
+            Effect.flatMap((revoked) =>
+              Effect.fail(
+                new UserCommandError({
+                  reason: revoked ? "AlreadyRevoked" : "NotRegistered",
+                  dir: layout.root,
+                  userName: name,
+                }),
+              ),
+            ),
+          ),
+      ),
+    )
+    yield* Console.log(
+      [
+        `Revoked user ${name}: its key moved to ${layout.revokedDir}.`,
+        `Every later login as ${name} is refused; a server running on this folder also disconnects ${name} now.`,
+      ].join("\n"),
+    )
+  }),
+).pipe(
+  Command.withDescription("Revoke a user: refused at the next login, and disconnected by a running server"),
+)
+
+export const userCommand = Command.make("user").pipe(
+  Command.withDescription("Manage the users of a data folder (add, list, revoke)"),
+  Command.withSubcommands([add, list, revoke]),
+)

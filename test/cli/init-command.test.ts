@@ -1,0 +1,158 @@
+/**
+ * `onechat init` as a real process (bin/onechat.mjs in a temporary working directory): creates the
+ * data folder and prints users and passphrases once (or says they came from ONECHAT_PASSPHRASE);
+ * the printed passphrases open the keys; a second run, an invalid name, or a used folder exits 1
+ * with one sentence on stderr and changes nothing.
+ */
+import { spawn } from "node:child_process"
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import { publicKeyFingerprint } from "../../src/crypto/identity.ts"
+import { loadClientKey, loadServerCredentials } from "../../src/store/credentials.ts"
+import { dataLayout } from "../../src/store/layout.ts"
+
+const BIN = new URL("../../bin/onechat.mjs", import.meta.url).pathname
+/** The generator's format: 16 lowercase base32 characters in groups of four. */
+const GENERATED = /^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/
+
+interface Run {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const children = new Set<ReturnType<typeof spawn>>()
+const temporaryFolders: string[] = []
+afterEach(async () => {
+  for (const child of children) child.kill("SIGKILL")
+  children.clear()
+  await Promise.all(temporaryFolders.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
+})
+
+const freshCwd = async (): Promise<string> => {
+  const cwd = await mkdtemp(join(tmpdir(), "onechat-init-"))
+  temporaryFolders.push(cwd)
+  return cwd
+}
+
+/** Runs `onechat ...args` in `cwd` with a clean onechat environment plus `env`. */
+const onechat = (
+  cwd: string,
+  args: ReadonlyArray<string>,
+  env: Record<string, string> = {},
+): Promise<Run> => {
+  const { ONECHAT_PASSPHRASE: _p, ONECHAT_DIR: _d, ...inherited } = process.env
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
+    env: { ...inherited, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  })
+  children.add(child)
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (chunk) => {
+    stdout += chunk
+  })
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk
+  })
+  return new Promise((resolve) =>
+    child.on("close", (code) => {
+      children.delete(child)
+      resolve({ code, stdout, stderr })
+    }),
+  )
+}
+
+/** name → passphrase, from the "Passphrases" block of the report. */
+const printedPassphrases = (stdout: string): Map<string, string> => {
+  const block = stdout.split("Passphrases (shown once, stored nowhere in clear):\n")[1] ?? ""
+  const pairs = block.split("\n").flatMap((line) => {
+    const match = /^ {2}(\S+) +(\S+)$/.exec(line)
+    return match === null ? [] : [[match[1]!, match[2]!] as const]
+  })
+  return new Map(pairs)
+}
+
+describe("onechat init", () => {
+  it("creates the data folder and prints the users and their passphrases, which open their keys", async () => {
+    const cwd = await freshCwd()
+    const run = await onechat(cwd, ["init", "--dir", "D", "--users", "alice,bob"])
+
+    expect(run).toMatchObject({ code: 0, stderr: "" })
+    const dir = join(cwd, "D")
+    const lines = run.stdout.split("\n")
+    expect(lines[0]).toBe(`Created a DEVELOPMENT PKI in ${dir} — for trying onechat, not for production.`)
+    expect(run.stdout).toContain("  CA certificate      D/ca/ca.cert.pem\n")
+    expect(run.stdout).toContain("  server certificate  D/server/server.cert.pem (localhost, 127.0.0.1)\n")
+    expect(run.stdout).toContain("  users               alice, bob\n")
+    expect(run.stdout).toContain(
+      "Next: npx onechat server --dir D   then   npx onechat client alice --dir D\n",
+    )
+    const passphrases = printedPassphrases(run.stdout)
+    expect([...passphrases.keys()]).toEqual(["alice", "bob"])
+    for (const [name, passphrase] of passphrases) {
+      expect(passphrase).toMatch(GENERATED)
+      const key = await Effect.runPromise(loadClientKey({ dir, name, passphrase }))
+      expect(publicKeyFingerprint(key.publicKey)).toMatch(/^[0-9a-f]{4}( [0-9a-f]{4}){3}$/)
+    }
+    expect(passphrases.get("alice")).not.toBe(passphrases.get("bob"))
+    await Effect.runPromise(loadServerCredentials(dir, {}))
+    expect((await readdir(dataLayout(dir).usersDir)).sort()).toEqual(["alice.pub", "bob.pub"])
+  })
+
+  it("uses ONECHAT_PASSPHRASE for every default user and does not print it", async () => {
+    const cwd = await freshCwd()
+    const passphrase = "correct horse battery staple"
+    const run = await onechat(cwd, ["init"], { ONECHAT_PASSPHRASE: passphrase })
+
+    expect(run).toMatchObject({ code: 0, stderr: "" })
+    expect(run.stdout).not.toContain(passphrase)
+    expect(run.stdout).toContain("Passphrase: from ONECHAT_PASSPHRASE")
+    expect(run.stdout).toContain("  users               alice, bob, carol\n")
+    expect(run.stdout).toContain("Next: npx onechat server   then   npx onechat client alice\n")
+    const dir = join(cwd, ".onechat")
+    for (const name of ["alice", "bob", "carol"]) {
+      await Effect.runPromise(loadClientKey({ dir, name, passphrase }))
+    }
+  })
+
+  it("refuses a folder that already holds a onechat data folder", async () => {
+    const cwd = await freshCwd()
+    expect((await onechat(cwd, ["init", "--dir", "D", "--users", "alice"])).code).toBe(0)
+    const again = await onechat(cwd, ["init", "--dir", "D", "--users", "zoe"])
+
+    expect(again).toEqual({
+      code: 1,
+      stdout: "",
+      stderr: "onechat: D already holds a onechat data folder; choose another --dir or remove it.\n",
+    })
+    expect(await readdir(dataLayout(join(cwd, "D")).usersDir)).toEqual(["alice.pub"])
+  })
+
+  it("refuses an invalid user name, naming the rule, and creates nothing", async () => {
+    const cwd = await freshCwd()
+    const run = await onechat(cwd, ["init", "--dir", "D", "--users", "alice,Bob!"])
+
+    expect(run.code).toBe(1)
+    expect(run.stdout).toBe("")
+    expect(run.stderr).toBe(
+      'onechat: "Bob!" is not a valid user name: 1 to 32 characters from a-z, 0-9, "_" and "-", starting with a letter or digit.\n',
+    )
+    expect(await readdir(cwd)).toEqual([])
+  })
+
+  it("refuses a non-empty folder that is not a onechat folder, leaving it as it was", async () => {
+    const cwd = await freshCwd()
+    await mkdir(join(cwd, "D"))
+    await writeFile(join(cwd, "D", "notes.txt"), "mine\n")
+    const run = await onechat(cwd, ["init", "--dir", "D"])
+
+    expect(run.code).toBe(1)
+    expect(run.stderr).toBe("onechat: D is not empty; choose another --dir (a new or empty folder).\n")
+    expect(await readdir(join(cwd, "D"))).toEqual(["notes.txt"])
+  })
+})

@@ -1,0 +1,133 @@
+/**
+ * A running server notices revocations (src/net/revocation-watch.ts): an in-process server on a
+ * temporary development PKI, real TCP clients; revoking a logged-in user disconnects them with
+ * ERROR REVOKED within about a second and refuses their next login, and other users stay online.
+ * Also covers the poll fallback (no revoked/ folder to watch at start) and revoking twice.
+ */
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { Effect, Exit, Scope } from "effect"
+import { afterEach, describe, expect, it } from "vitest"
+import { type ClientLink, connectLink, type LinkClosed, LinkError } from "../../src/client/link.ts"
+import { exportPublicKeyPem, generateIdentity, type IdentityKeyPair } from "../../src/crypto/identity.ts"
+import { systemRandom } from "../../src/crypto/primitives.ts"
+import { makeLogger } from "../../src/net/log.ts"
+import { watchRevocations } from "../../src/net/revocation-watch.ts"
+import { serve } from "../../src/net/server.ts"
+import { ErrorCode } from "../../src/protocol/index.ts"
+import { loadClientKey, loadClientTrust, loadServerCredentials } from "../../src/store/credentials.ts"
+import { addUser, createDevelopmentPki, revokeUser } from "../../src/store/dev-pki.ts"
+import { dataLayout } from "../../src/store/layout.ts"
+import { UserRegistry } from "../../src/store/registry.ts"
+import { testServerConfig } from "../support/server.ts"
+
+const PASSPHRASE = "revocation test passphrase"
+
+const links: ClientLink[] = []
+let scope: Scope.Closeable | undefined
+let folder: string | undefined
+afterEach(async () => {
+  for (const link of links.splice(0)) link.close()
+  if (scope !== undefined) await Effect.runPromise(Scope.close(scope, Exit.void))
+  scope = undefined
+  if (folder !== undefined) await rm(folder, { recursive: true, force: true })
+  folder = undefined
+})
+
+/** A development PKI for alice and bob, a server on a free port, and the revocation watch. */
+const startServer = async (options: { readonly withoutRevokedFolder?: boolean } = {}) => {
+  folder = await mkdtemp(join(tmpdir(), "onechat-revocation-"))
+  const dir = join(folder, "data")
+  await Effect.runPromise(createDevelopmentPki({ dir, users: ["alice", "bob"], passphrase: PASSPHRASE }))
+  if (options.withoutRevokedFolder === true) await rm(dataLayout(dir).revokedDir, { recursive: true })
+  const lines: string[] = []
+  const log = makeLogger({ format: "json", level: "debug", write: (line) => lines.push(line) })
+  const credentials = await Effect.runPromise(loadServerCredentials(dir, {}))
+  const registry = new UserRegistry(dir)
+  scope = await Effect.runPromise(Scope.make())
+  const server = await Effect.runPromise(
+    Effect.gen(function* () {
+      const running = yield* serve(testServerConfig(), {
+        credentials,
+        log,
+        lookupUser: (name) => Effect.runPromise(registry.lookup(name)),
+      })
+      yield* watchRevocations({ dir, supervisor: running.supervisor, log, pollMs: 200 })
+      return running
+    }).pipe(Scope.provide(scope)),
+  )
+  const trust = await Effect.runPromise(loadClientTrust(dir))
+  const login = async (name: string, key?: IdentityKeyPair): Promise<ClientLink> => {
+    const identity = {
+      name,
+      key: key ?? (await Effect.runPromise(loadClientKey({ dir, name, passphrase: PASSPHRASE }))),
+    }
+    const link = await connectLink({ host: "127.0.0.1", port: server.port, trust, identity })
+    links.push(link)
+    return link
+  }
+  const revoked = () =>
+    lines.flatMap((line) => {
+      const entry = JSON.parse(line) as { event: string; user?: string }
+      return entry.event === "user.revoked" ? [entry.user] : []
+    })
+  return { dir, login, revoked }
+}
+
+/** How `link` ended, or "still open" after `ms`. */
+const closedWithin = (link: ClientLink, ms: number): Promise<LinkClosed | "still open"> =>
+  Promise.race([
+    link.closed,
+    new Promise<"still open">((resolve) => setTimeout(() => resolve("still open"), ms)),
+  ])
+
+const refusal = (promise: Promise<ClientLink>): Promise<unknown> =>
+  promise.then(
+    (link) => {
+      links.push(link)
+      return new Error("expected the login to be refused")
+    },
+    (error: unknown) => error,
+  )
+
+const REVOKED = { reason: "server-error", code: ErrorCode.Revoked }
+
+describe("a running server and revocation", () => {
+  it("disconnects a revoked user at once with REVOKED and refuses the next login", async () => {
+    const server = await startServer()
+    const alice = await server.login("alice")
+    const bob = await server.login("bob")
+
+    const started = Date.now()
+    await Effect.runPromise(revokeUser({ dir: server.dir, name: "bob" }))
+
+    expect(await closedWithin(bob, 2_000)).toMatchObject(REVOKED)
+    expect(Date.now() - started).toBeLessThan(2_000)
+    expect(await closedWithin(alice, 300)).toBe("still open")
+    const error = await refusal(server.login("bob"))
+    expect(error).toBeInstanceOf(LinkError)
+    expect(error).toMatchObject({ reason: "LoginRefused", code: ErrorCode.Revoked })
+    expect(server.revoked()).toEqual(["bob"])
+  })
+
+  it("notices a revocation by polling when there was no revoked/ folder to watch", async () => {
+    const server = await startServer({ withoutRevokedFolder: true })
+    const bob = await server.login("bob")
+    await Effect.runPromise(revokeUser({ dir: server.dir, name: "bob" }))
+    expect(await closedWithin(bob, 2_000)).toMatchObject(REVOKED)
+  })
+
+  it("notices a user revoked again after being registered anew", async () => {
+    const server = await startServer()
+    await Effect.runPromise(revokeUser({ dir: server.dir, name: "bob" }))
+    const newKey = generateIdentity(systemRandom)
+    await Effect.runPromise(
+      addUser({ dir: server.dir, name: "bob", publicKeyPem: exportPublicKeyPem(newKey.publicKey) }),
+    )
+    const bob = await server.login("bob", newKey)
+    await Effect.runPromise(revokeUser({ dir: server.dir, name: "bob" }))
+    expect(await closedWithin(bob, 2_000)).toMatchObject(REVOKED)
+    expect(server.revoked()).toEqual(["bob", "bob"])
+  })
+})
