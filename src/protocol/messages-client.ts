@@ -4,7 +4,6 @@
  * the decoder never throws. docs/protocol.md §6.1 (C→S column), §7.
  */
 import type { Result } from "effect"
-import { fixedSize } from "./codec.ts"
 import { KEY_BYTES, MAC_BYTES, NONCE_BYTES, SIGNATURE_BYTES } from "./constants.ts"
 import type { ProtocolError } from "./errors.ts"
 import {
@@ -17,6 +16,7 @@ import {
   encodedLengthWith,
   encodeWith,
   errorMessageCodec,
+  fieldsCodec,
   type MessageCodec,
   type PingMessage,
   type PongMessage,
@@ -24,7 +24,6 @@ import {
   pongCodec,
   writeWith,
 } from "./messages.ts"
-import { encodedNameLength } from "./names.ts"
 import { Opcode } from "./opcodes.ts"
 
 /** A message from a client to the server. Byte fields are zero-copy views when decoded. */
@@ -68,79 +67,26 @@ type ClientCodecs = { readonly [K in ClientMessage["type"]]: MessageCodec<Client
 const codecs: ClientCodecs = {
   Quit: emptyCodec("Quit", Opcode.Quit),
   List: emptyCodec("List", Opcode.List),
-  Rtt: {
-    opcode: Opcode.Rtt,
-    size: (m) =>
-      encodedNameLength(m.to) +
-      fixedSize(m.nonce, NONCE_BYTES, "nonce") +
-      fixedSize(m.ephemeralKey, KEY_BYTES, "ephemeralKey"),
-    write: (w, m) => {
-      w.ascii(m.to)
-      w.bytes(m.nonce)
-      w.bytes(m.ephemeralKey)
-    },
-    read: (r) => ({
-      type: "Rtt",
-      to: r.name("to"),
-      nonce: r.bytes(NONCE_BYTES, "nonce"),
-      ephemeralKey: r.bytes(KEY_BYTES, "ephemeralKey"),
-    }),
-  },
-  Accept: {
-    opcode: Opcode.Accept,
-    size: (m) =>
-      encodedNameLength(m.requester) +
-      fixedSize(m.nonce, NONCE_BYTES, "nonce") +
-      fixedSize(m.ephemeralKey, KEY_BYTES, "ephemeralKey") +
-      fixedSize(m.signature, SIGNATURE_BYTES, "signature") +
-      fixedSize(m.confirmation, MAC_BYTES, "confirmation"),
-    write: (w, m) => {
-      w.ascii(m.requester)
-      w.bytes(m.nonce)
-      w.bytes(m.ephemeralKey)
-      w.bytes(m.signature)
-      w.bytes(m.confirmation)
-    },
-    read: (r) => ({
-      type: "Accept",
-      requester: r.name("requester"),
-      nonce: r.bytes(NONCE_BYTES, "nonce"),
-      ephemeralKey: r.bytes(KEY_BYTES, "ephemeralKey"),
-      signature: r.bytes(SIGNATURE_BYTES, "signature"),
-      confirmation: r.bytes(MAC_BYTES, "confirmation"),
-    }),
-  },
-  Refuse: {
-    opcode: Opcode.Refuse,
-    size: (m) => encodedNameLength(m.requester),
-    write: (w, m) => w.ascii(m.requester),
-    read: (r) => ({ type: "Refuse", requester: r.name("requester") }),
-  },
+  Rtt: fieldsCodec("Rtt", Opcode.Rtt, [
+    ["to", "name"],
+    ["nonce", NONCE_BYTES],
+    ["ephemeralKey", KEY_BYTES],
+  ]),
+  Accept: fieldsCodec("Accept", Opcode.Accept, [
+    ["requester", "name"],
+    ["nonce", NONCE_BYTES],
+    ["ephemeralKey", KEY_BYTES],
+    ["signature", SIGNATURE_BYTES],
+    ["confirmation", MAC_BYTES],
+  ]),
+  Refuse: fieldsCodec("Refuse", Opcode.Refuse, [["requester", "name"]]),
   Message: chatMessageCodec,
-  CcSessionEstablishment: {
-    opcode: Opcode.CcSessionEstablishment,
-    size: (m) =>
-      encodedNameLength(m.accepter) +
-      fixedSize(m.signature, SIGNATURE_BYTES, "signature") +
-      fixedSize(m.confirmation, MAC_BYTES, "confirmation"),
-    write: (w, m) => {
-      w.ascii(m.accepter)
-      w.bytes(m.signature)
-      w.bytes(m.confirmation)
-    },
-    read: (r) => ({
-      type: "CcSessionEstablishment",
-      accepter: r.name("accepter"),
-      signature: r.bytes(SIGNATURE_BYTES, "signature"),
-      confirmation: r.bytes(MAC_BYTES, "confirmation"),
-    }),
-  },
-  Notify: {
-    opcode: Opcode.Notify,
-    size: (m) => encodedNameLength(m.peer),
-    write: (w, m) => w.ascii(m.peer),
-    read: (r) => ({ type: "Notify", peer: r.name("peer") }),
-  },
+  CcSessionEstablishment: fieldsCodec("CcSessionEstablishment", Opcode.CcSessionEstablishment, [
+    ["accepter", "name"],
+    ["signature", SIGNATURE_BYTES],
+    ["confirmation", MAC_BYTES],
+  ]),
+  Notify: fieldsCodec("Notify", Opcode.Notify, [["peer", "name"]]),
   Error: errorMessageCodec,
   Ping: pingCodec,
   Pong: pongCodec,

@@ -7,8 +7,7 @@ import type { Result } from "effect"
 import { checkRange, fixedSize } from "./codec.ts"
 import { KEY_BYTES, MAC_BYTES, SIGNATURE_BYTES } from "./constants.ts"
 import type { ProtocolError } from "./errors.ts"
-import { codecTable, decodeMessagesWith, encodeWith, type MessageCodec } from "./messages.ts"
-import { encodedNameLength } from "./names.ts"
+import { codecTable, decodeMessagesWith, encodeWith, fieldsCodec, type MessageCodec } from "./messages.ts"
 import { Opcode } from "./opcodes.ts"
 
 /** A handshake message. Byte fields are zero-copy views when decoded. */
@@ -82,19 +81,10 @@ const codecs: HandshakeCodecs = {
   ServerCertificate: certificateCodec,
   ServerVerify: signatureCodec("ServerVerify", Opcode.ServerVerify),
   ServerFinished: finishedCodec("ServerFinished", Opcode.ServerFinished),
-  ClientIdentity: {
-    opcode: Opcode.ClientIdentity,
-    size: (m) => encodedNameLength(m.name) + fixedSize(m.publicKey, KEY_BYTES, "publicKey"),
-    write: (w, m) => {
-      w.ascii(m.name)
-      w.bytes(m.publicKey)
-    },
-    read: (r) => ({
-      type: "ClientIdentity",
-      name: r.name("name"),
-      publicKey: r.bytes(KEY_BYTES, "publicKey"),
-    }),
-  },
+  ClientIdentity: fieldsCodec("ClientIdentity", Opcode.ClientIdentity, [
+    ["name", "name"],
+    ["publicKey", KEY_BYTES],
+  ]),
   ClientVerify: signatureCodec("ClientVerify", Opcode.ClientVerify),
   ClientFinished: finishedCodec("ClientFinished", Opcode.ClientFinished),
 }

@@ -4,7 +4,7 @@
  * crypto; the decoder never throws. docs/protocol.md §6.1 (S→C column), §7.
  */
 import type { Result } from "effect"
-import { checkRange, fixedSize } from "./codec.ts"
+import { checkRange } from "./codec.ts"
 import { KEY_BYTES, MAC_BYTES, MAX_LIST_NAMES, NONCE_BYTES, SIGNATURE_BYTES } from "./constants.ts"
 import type { ProtocolError } from "./errors.ts"
 import {
@@ -16,6 +16,7 @@ import {
   encodedLengthWith,
   encodeWith,
   errorMessageCodec,
+  fieldsCodec,
   type MessageCodec,
   type PingMessage,
   type PongMessage,
@@ -100,79 +101,27 @@ const listCodec: MessageCodec<ServerMessageOf<"List">> = {
 
 const codecs: ServerCodecs = {
   List: listCodec,
-  Rtt: {
-    opcode: Opcode.Rtt,
-    size: (m) =>
-      encodedNameLength(m.from) +
-      fixedSize(m.identityKey, KEY_BYTES, "identityKey") +
-      fixedSize(m.nonce, NONCE_BYTES, "nonce") +
-      fixedSize(m.ephemeralKey, KEY_BYTES, "ephemeralKey"),
-    write: (w, m) => {
-      w.ascii(m.from)
-      w.bytes(m.identityKey)
-      w.bytes(m.nonce)
-      w.bytes(m.ephemeralKey)
-    },
-    read: (r) => ({
-      type: "Rtt",
-      from: r.name("from"),
-      identityKey: r.bytes(KEY_BYTES, "identityKey"),
-      nonce: r.bytes(NONCE_BYTES, "nonce"),
-      ephemeralKey: r.bytes(KEY_BYTES, "ephemeralKey"),
-    }),
-  },
-  Accept: {
-    opcode: Opcode.Accept,
-    size: (m) =>
-      encodedNameLength(m.from) +
-      fixedSize(m.identityKey, KEY_BYTES, "identityKey") +
-      fixedSize(m.nonce, NONCE_BYTES, "nonce") +
-      fixedSize(m.ephemeralKey, KEY_BYTES, "ephemeralKey") +
-      fixedSize(m.signature, SIGNATURE_BYTES, "signature") +
-      fixedSize(m.confirmation, MAC_BYTES, "confirmation"),
-    write: (w, m) => {
-      w.ascii(m.from)
-      w.bytes(m.identityKey)
-      w.bytes(m.nonce)
-      w.bytes(m.ephemeralKey)
-      w.bytes(m.signature)
-      w.bytes(m.confirmation)
-    },
-    read: (r) => ({
-      type: "Accept",
-      from: r.name("from"),
-      identityKey: r.bytes(KEY_BYTES, "identityKey"),
-      nonce: r.bytes(NONCE_BYTES, "nonce"),
-      ephemeralKey: r.bytes(KEY_BYTES, "ephemeralKey"),
-      signature: r.bytes(SIGNATURE_BYTES, "signature"),
-      confirmation: r.bytes(MAC_BYTES, "confirmation"),
-    }),
-  },
-  Refuse: {
-    opcode: Opcode.Refuse,
-    size: (m) => encodedNameLength(m.from),
-    write: (w, m) => w.ascii(m.from),
-    read: (r) => ({ type: "Refuse", from: r.name("from") }),
-  },
+  Rtt: fieldsCodec("Rtt", Opcode.Rtt, [
+    ["from", "name"],
+    ["identityKey", KEY_BYTES],
+    ["nonce", NONCE_BYTES],
+    ["ephemeralKey", KEY_BYTES],
+  ]),
+  Accept: fieldsCodec("Accept", Opcode.Accept, [
+    ["from", "name"],
+    ["identityKey", KEY_BYTES],
+    ["nonce", NONCE_BYTES],
+    ["ephemeralKey", KEY_BYTES],
+    ["signature", SIGNATURE_BYTES],
+    ["confirmation", MAC_BYTES],
+  ]),
+  Refuse: fieldsCodec("Refuse", Opcode.Refuse, [["from", "name"]]),
   Message: chatMessageCodec,
-  CcSessionEstablishment: {
-    opcode: Opcode.CcSessionEstablishment,
-    size: (m) =>
-      encodedNameLength(m.from) +
-      fixedSize(m.signature, SIGNATURE_BYTES, "signature") +
-      fixedSize(m.confirmation, MAC_BYTES, "confirmation"),
-    write: (w, m) => {
-      w.ascii(m.from)
-      w.bytes(m.signature)
-      w.bytes(m.confirmation)
-    },
-    read: (r) => ({
-      type: "CcSessionEstablishment",
-      from: r.name("from"),
-      signature: r.bytes(SIGNATURE_BYTES, "signature"),
-      confirmation: r.bytes(MAC_BYTES, "confirmation"),
-    }),
-  },
+  CcSessionEstablishment: fieldsCodec("CcSessionEstablishment", Opcode.CcSessionEstablishment, [
+    ["from", "name"],
+    ["signature", SIGNATURE_BYTES],
+    ["confirmation", MAC_BYTES],
+  ]),
   UserNotFound: {
     opcode: Opcode.UserNotFound,
     size: (m) => {

@@ -5,7 +5,7 @@
  * throw, encoders throw RangeError only on our own bad data. docs/protocol.md §5.3, §6, §7.
  */
 import { Result } from "effect"
-import { checkRange, PayloadReader, PayloadWriter, sanitizeReasonText, u64Size } from "./codec.ts"
+import { checkRange, fixedSize, PayloadReader, PayloadWriter, sanitizeReasonText, u64Size } from "./codec.ts"
 import {
   MAX_MESSAGE_PAYLOAD,
   MAX_RECORD_PLAINTEXT,
@@ -14,6 +14,7 @@ import {
 } from "./constants.ts"
 import { type ErrorCode, isErrorCode } from "./error-codes.ts"
 import { failWith, type ProtocolError, protocolError } from "./errors.ts"
+import { encodedNameLength } from "./names.ts"
 import { isApplicationOpcode, isHandshakeOpcode, Opcode, opcodeName } from "./opcodes.ts"
 
 /** How one message type is sized, written and read. `size` validates and throws RangeError. */
@@ -275,3 +276,42 @@ export const batchMessages = (
   if (start < encoded.length) plaintexts.push(joinRange(encoded, start, encoded.length, size))
   return plaintexts
 }
+
+/** One field of a fixed-layout message: a user name, or a byte string of exactly `n` bytes. */
+export type Field<M> = readonly [name: Exclude<keyof M, "type"> & string, kind: "name" | number]
+
+/**
+ * The codec of a message made only of names and fixed-size byte strings, in `fields` order
+ * (RTT, ACCEPT, REFUSE, CC_SESSION_ESTABLISHMENT, NOTIFY, the handshake messages, …).
+ */
+export const fieldsCodec = <M extends { readonly type: string }>(
+  type: M["type"],
+  opcode: Opcode,
+  fields: ReadonlyArray<Field<M>>,
+): MessageCodec<M> => ({
+  opcode,
+  size: (message) => {
+    const record = message as unknown as Record<string, unknown>
+    let size = 0
+    for (const [name, kind] of fields) {
+      size +=
+        kind === "name"
+          ? encodedNameLength(record[name] as string)
+          : fixedSize(record[name] as Uint8Array, kind, name)
+    }
+    return size
+  },
+  write: (writer, message) => {
+    const record = message as unknown as Record<string, unknown>
+    for (const [name, kind] of fields) {
+      if (kind === "name") writer.ascii(record[name] as string)
+      else writer.bytes(record[name] as Uint8Array)
+    }
+  },
+  read: (reader) => {
+    const message: Record<string, unknown> = { type }
+    for (const [name, kind] of fields)
+      message[name] = kind === "name" ? reader.name(name) : reader.bytes(kind, name)
+    return message as unknown as M
+  },
+})
