@@ -4,7 +4,7 @@
  * Pure data + named actions/guards/delays: no sockets, no crypto. Outbound messages are emitted
  * for the transport; routing requests go to the supervisor. docs/protocol.md §6, §11.
  */
-import { assign, emit, sendParent, setup } from "xstate"
+import { assertEvent, assign, emit, sendParent, setup } from "xstate"
 import { ErrorCode, errorCodeInfo } from "../protocol/error-codes.ts"
 import type { ServerMessage } from "../protocol/messages-server.ts"
 import { NotifyReason } from "../protocol/opcodes.ts"
@@ -90,144 +90,107 @@ export const connectionMachine = setup({
       (event.type === "REQUEST_FAILED" && event.target === context.peer),
   },
   actions: {
-    rememberUser: assign({ user: ({ event }) => (event.type === "LOGIN_VERIFIED" ? event.user : undefined) }),
-    reportOnline: sendParent(({ context, event }) =>
-      report({
-        type: "USER_ONLINE",
-        connectionId: context.connectionId,
-        user: event.type === "LOGIN_VERIFIED" ? event.user : (context.user as OnlineUser),
-      }),
-    ),
+    rememberUser: assign({
+      user: ({ event }) => {
+        assertEvent(event, "LOGIN_VERIFIED")
+        return event.user
+      },
+    }),
+    reportOnline: sendParent(({ context, event }) => {
+      assertEvent(event, "LOGIN_VERIFIED")
+      return report({ type: "USER_ONLINE", connectionId: context.connectionId, user: event.user })
+    }),
     requestList: sendParent(({ context }) =>
       report({ type: "LIST_REQUESTED", connectionId: context.connectionId }),
     ),
-    sendList: emit(({ event }) =>
-      event.type === "LIST_READY" ? out({ type: "List", total: event.total, names: event.names }) : out(),
-    ),
-    sendUserNotFound: emit(({ event }) =>
-      event.type === "REQUEST_FAILED"
-        ? out({ type: "UserNotFound", user: event.target, reason: event.reason })
-        : out(),
-    ),
-    sendPong: emit(({ event }) => out({ type: "Pong", value: event.type === "PING" ? event.value : 0n })),
+    sendList: emit(({ event }) => {
+      assertEvent(event, "LIST_READY")
+      return out({ type: "List", total: event.total, names: event.names })
+    }),
+    sendUserNotFound: emit(({ event }) => {
+      assertEvent(event, "REQUEST_FAILED")
+      return out({ type: "UserNotFound", user: event.target, reason: event.reason })
+    }),
+    sendPong: emit(({ event }) => {
+      assertEvent(event, "PING")
+      return out({ type: "Pong", value: event.value })
+    }),
     sendPing: emit(() => out({ type: "Ping", value: BigInt(Date.now()) })),
     rejectIllegal: emit(() => out(errorMessage(ErrorCode.IllegalState, false))),
     rejectWrongPeer: emit(() => out(errorMessage(ErrorCode.WrongPeer, false))),
-    rememberRequestTarget: assign({
-      peer: ({ event }) => (event.type === "RTT" ? event.to : undefined),
-      role: "requester" as const,
+    rememberRequestTarget: assign(({ event }) => {
+      assertEvent(event, "RTT")
+      return { peer: event.to, role: "requester" as const }
     }),
-    reportChatRequested: sendParent(({ context, event }) =>
-      event.type === "RTT"
-        ? report({ ...event, type: "CHAT_REQUESTED", connectionId: context.connectionId })
-        : report({ type: "LIST_REQUESTED", connectionId: context.connectionId }),
-    ),
-    rememberRequester: assign({
-      peer: ({ event }) => (event.type === "REQUEST_INCOMING" ? event.from.name : undefined),
-      role: "accepter" as const,
+    reportChatRequested: sendParent(({ context, event }) => {
+      assertEvent(event, "RTT")
+      return report({ ...event, type: "CHAT_REQUESTED", connectionId: context.connectionId })
     }),
-    deliverRequest: emit(({ event }) =>
-      event.type === "REQUEST_INCOMING"
-        ? out({
-            type: "Rtt",
-            from: event.from.name,
-            identityKey: event.from.identityKey,
-            nonce: event.nonce,
-            ephemeralKey: event.ephemeralKey,
-          })
-        : out(),
-    ),
-    acceptRequest: sendParent(({ context, event }) =>
-      event.type === "ACCEPT"
-        ? report({ ...event, type: "CHAT_ACCEPTED", connectionId: context.connectionId })
-        : report({ type: "LIST_REQUESTED", connectionId: context.connectionId }),
-    ),
+    rememberRequester: assign(({ event }) => {
+      assertEvent(event, "REQUEST_INCOMING")
+      return { peer: event.from.name, role: "accepter" as const }
+    }),
+    deliverRequest: emit(({ event }) => {
+      assertEvent(event, "REQUEST_INCOMING")
+      const { from, nonce, ephemeralKey } = event
+      return out({ type: "Rtt", from: from.name, identityKey: from.identityKey, nonce, ephemeralKey })
+    }),
+    acceptRequest: sendParent(({ context, event }) => {
+      assertEvent(event, "ACCEPT")
+      return report({ ...event, type: "CHAT_ACCEPTED", connectionId: context.connectionId })
+    }),
     refuseRequest: sendParent(({ context }) =>
       report({ type: "CHAT_REFUSED", connectionId: context.connectionId, requester: context.peer ?? "" }),
     ),
-    deliverAcceptance: emit(({ event }) =>
-      event.type === "REQUEST_ACCEPTED"
-        ? out({
-            type: "Accept",
-            from: event.from.name,
-            identityKey: event.from.identityKey,
-            nonce: event.nonce,
-            ephemeralKey: event.ephemeralKey,
-            signature: event.signature,
-            confirmation: event.confirmation,
-          })
-        : out(),
-    ),
-    deliverRefusal: emit(({ event }) =>
-      event.type === "REQUEST_REFUSED" ? out({ type: "Refuse", from: event.from }) : out(),
-    ),
-    establishChat: sendParent(({ context, event }) =>
-      event.type === "CC_SESSION_ESTABLISHMENT"
-        ? report({ ...event, type: "CHAT_ESTABLISHING", connectionId: context.connectionId })
-        : report({ type: "LIST_REQUESTED", connectionId: context.connectionId }),
-    ),
-    deliverEstablishment: emit(({ event }) =>
-      event.type === "CHAT_ESTABLISHED"
-        ? out({
-            type: "CcSessionEstablishment",
-            from: event.from,
-            signature: event.signature,
-            confirmation: event.confirmation,
-          })
-        : out(),
-    ),
-    forwardMessages: sendParent(({ context, event }) =>
-      report({
-        type: "CHAT_MESSAGES",
-        connectionId: context.connectionId,
-        envelopes: event.type === "MESSAGE" ? event.envelopes : [],
-      }),
-    ),
-    deliverMessages: emit(({ event }) =>
-      out(
-        ...(event.type === "PEER_MESSAGE" ? event.envelopes : []).map(
-          (envelope): ServerMessage => ({ type: "Message", envelope }),
-        ),
-      ),
-    ),
-    endConversation: sendParent(({ context }) =>
+    deliverAcceptance: emit(({ event }) => {
+      assertEvent(event, "REQUEST_ACCEPTED")
+      const { from, ...rest } = event
+      return out({ ...rest, type: "Accept", from: from.name, identityKey: from.identityKey })
+    }),
+    deliverRefusal: emit(({ event }) => {
+      assertEvent(event, "REQUEST_REFUSED")
+      return out({ type: "Refuse", from: event.from })
+    }),
+    establishChat: sendParent(({ context, event }) => {
+      assertEvent(event, "CC_SESSION_ESTABLISHMENT")
+      return report({ ...event, type: "CHAT_ESTABLISHING", connectionId: context.connectionId })
+    }),
+    deliverEstablishment: emit(({ event }) => {
+      assertEvent(event, "CHAT_ESTABLISHED")
+      return out({ ...event, type: "CcSessionEstablishment" })
+    }),
+    forwardMessages: sendParent(({ context, event }) => {
+      assertEvent(event, "MESSAGE")
+      return report({ type: "CHAT_MESSAGES", connectionId: context.connectionId, envelopes: event.envelopes })
+    }),
+    deliverMessages: emit(({ event }) => {
+      assertEvent(event, "PEER_MESSAGE")
+      return out(...event.envelopes.map((envelope): ServerMessage => ({ type: "Message", envelope })))
+    }),
+    /** The conversation ended on this side (left, withdrew, timed out): the supervisor tells the peer. */
+    reportConversationEnded: sendParent(({ context }, params: { readonly reason: NotifyReason }) =>
       report({
         type: "CONVERSATION_ENDED",
         connectionId: context.connectionId,
         peer: context.peer ?? "",
-        reason: NotifyReason.Left,
-      }),
-    ),
-    cancelRequest: sendParent(({ context }) =>
-      report({
-        type: "CONVERSATION_ENDED",
-        connectionId: context.connectionId,
-        peer: context.peer ?? "",
-        reason: NotifyReason.Cancelled,
-      }),
-    ),
-    reportRequestExpired: sendParent(({ context }) =>
-      report({
-        type: "CONVERSATION_ENDED",
-        connectionId: context.connectionId,
-        peer: context.peer ?? "",
-        reason: NotifyReason.TimedOut,
+        reason: params.reason,
       }),
     ),
     notifyRequestExpired: emit(({ context }) =>
       out({ type: "Notify", peer: context.peer ?? "", reason: NotifyReason.TimedOut }),
     ),
-    deliverPeerLeft: emit(({ event }) =>
-      event.type === "PEER_LEFT" ? out({ type: "Notify", peer: event.peer, reason: event.reason }) : out(),
-    ),
+    deliverPeerLeft: emit(({ event }) => {
+      assertEvent(event, "PEER_LEFT")
+      return out({ type: "Notify", peer: event.peer, reason: event.reason })
+    }),
     forgetPeer: assign({ peer: undefined, role: undefined }),
     endOnQuit: assign({ ending: ending("quit") }),
     endOnTransportClosed: assign({ ending: ending("disconnected") }),
     endWithEventCode: assign({
-      ending: ({ event }) =>
-        event.type === "LOGIN_FAILED" || event.type === "TRANSPORT_FAILED" || event.type === "KICK"
-          ? ending(event.type === "KICK" ? "kicked" : "disconnected", event.code, event.text)
-          : ending("failed", ErrorCode.Internal),
+      ending: ({ event }) => {
+        assertEvent(event, ["LOGIN_FAILED", "TRANSPORT_FAILED", "KICK"])
+        return ending(event.type === "KICK" ? "kicked" : "disconnected", event.code, event.text)
+      },
     }),
     endOnTimeout: assign({ ending: ending("disconnected", ErrorCode.Timeout) }),
     emitClose: emit(({ context }) =>
@@ -304,7 +267,14 @@ export const connectionMachine = setup({
               initial: "outgoing",
               on: {
                 NOTIFY: [
-                  { guard: "namesPeer", target: "idle", actions: ["cancelRequest", "forgetPeer"] },
+                  {
+                    guard: "namesPeer",
+                    target: "idle",
+                    actions: [
+                      { type: "reportConversationEnded", params: { reason: NotifyReason.Cancelled } },
+                      "forgetPeer",
+                    ],
+                  },
                   { actions: "rejectWrongPeer" },
                 ],
                 PEER_LEFT: { guard: "fromPeer", target: "idle", actions: ["deliverPeerLeft", "forgetPeer"] },
@@ -314,7 +284,11 @@ export const connectionMachine = setup({
                   after: {
                     requestTimeout: {
                       target: "#connection.online.session.idle",
-                      actions: ["reportRequestExpired", "notifyRequestExpired", "forgetPeer"],
+                      actions: [
+                        { type: "reportConversationEnded", params: { reason: NotifyReason.TimedOut } },
+                        "notifyRequestExpired",
+                        "forgetPeer",
+                      ],
                     },
                   },
                   on: {
@@ -370,7 +344,14 @@ export const connectionMachine = setup({
               initial: "establishing",
               on: {
                 NOTIFY: [
-                  { guard: "namesPeer", target: "idle", actions: ["endConversation", "forgetPeer"] },
+                  {
+                    guard: "namesPeer",
+                    target: "idle",
+                    actions: [
+                      { type: "reportConversationEnded", params: { reason: NotifyReason.Left } },
+                      "forgetPeer",
+                    ],
+                  },
                   { actions: "rejectWrongPeer" },
                 ],
                 PEER_LEFT: { guard: "fromPeer", target: "idle", actions: ["deliverPeerLeft", "forgetPeer"] },

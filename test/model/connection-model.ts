@@ -22,9 +22,7 @@ export const REPORT_ACTIONS = [
   "refuseRequest",
   "establishChat",
   "forwardMessages",
-  "endConversation",
-  "cancelRequest",
-  "reportRequestExpired",
+  "reportConversationEnded",
   "reportClosed",
 ] as const
 
@@ -203,9 +201,7 @@ const peerMessageFor = (
       return "CcSessionEstablishment"
     case "forwardMessages":
       return "Message"
-    case "endConversation":
-    case "cancelRequest":
-    case "reportRequestExpired":
+    case "reportConversationEnded":
       return "Notify"
     case "reportClosed":
       return hadPeer ? "Notify" : undefined
