@@ -1,11 +1,13 @@
 /**
  * `onechat server`: serve on the configured address from a data folder, creating a development
  * PKI there on first run. Flags win over environment variables (ONECHAT_*), which win over the
- * embedded defaults. Prints one stdout line "listening on HOST:PORT" when ready; logs go to stderr.
+ * embedded defaults. Prints one stdout line "listening on HOST:PORT" when ready (and, with
+ * --inspect, "inspector on URL"); logs go to stderr.
  */
-import { Config, Console, Effect } from "effect"
+import { Config, Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { defaultConnectionLimits } from "../actors/connection.machine.ts"
+import { startInspector } from "../net/inspector.ts"
 import { type Logger, makeLogger } from "../net/log.ts"
 import { watchRevocations } from "../net/revocation-watch.ts"
 import { type ServerConfig, serve } from "../net/server.ts"
@@ -92,6 +94,16 @@ const flags = {
     Flag.withDefault("info" as const),
     Flag.withDescription("Least severe log level shown (env ONECHAT_LOG_LEVEL)"),
   ),
+  inspect: Flag.Int("inspect").pipe(
+    Flag.optional,
+    Flag.withDescription(
+      "Serve a live view of the connection states on http://127.0.0.1:PORT/ (0 picks a free port)",
+    ),
+  ),
+  inspectNames: Flag.Boolean("inspect-names").pipe(
+    Flag.withDefault(false),
+    Flag.withDescription("Show user names in the inspector (default: connection ids only)"),
+  ),
 }
 
 const printDevelopmentPki = (
@@ -149,13 +161,19 @@ export const serverCommand = Command.make("server", flags, (options) =>
         requestTimeoutMs: options.requestTimeoutMs,
       },
     }
+    // Started first so that it sees the supervisor's first snapshot; closed after the server.
+    const inspector = Option.isSome(options.inspect)
+      ? yield* startInspector({ port: options.inspect.value, showNames: options.inspectNames, log })
+      : undefined
     const running = yield* serve(config, {
       credentials,
       log,
       lookupUser: (name) => Effect.runPromise(registry.lookup(name)),
+      ...(inspector === undefined ? {} : { inspect: inspector.inspect }),
     })
     yield* watchRevocations({ dir: options.dir, supervisor: running.supervisor, log })
     yield* Console.log(`onechat server listening on ${running.host}:${running.port}`)
+    if (inspector !== undefined) yield* Console.log(`inspector on ${inspector.url}`)
     return yield* Effect.never
   }).pipe(Effect.scoped),
 ).pipe(

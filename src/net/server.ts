@@ -6,7 +6,7 @@
  */
 import { createServer, type Server, type Socket } from "node:net"
 import { Data, Effect, FiberSet } from "effect"
-import { createActor } from "xstate"
+import { createActor, type InspectionEvent } from "xstate"
 import type { ConnectionLimits } from "../actors/connection.machine.ts"
 import { type ConnectionActor, supervisorMachine } from "../actors/supervisor.machine.ts"
 import type { ServerCredentials } from "../crypto/handshake-server.ts"
@@ -34,6 +34,8 @@ export interface ServerDeps {
   readonly random?: Random
   /** The supervisor to run; tests pass a variant with faults injected (`supervisorMachine.provide`). */
   readonly machine?: typeof supervisorMachine
+  /** Receives XState's inspection events of the supervisor and every connection it spawns. */
+  readonly inspect?: (event: InspectionEvent) => void
 }
 
 export interface RunningServer {
@@ -90,7 +92,10 @@ export const serve = Effect.fn("Server.serve")(function* (config: ServerConfig, 
   const { log } = deps
   const supervisor = yield* Effect.acquireRelease(
     Effect.sync(() =>
-      createActor(deps.machine ?? supervisorMachine, { input: { limits: config.limits } }).start(),
+      createActor(deps.machine ?? supervisorMachine, {
+        input: { limits: config.limits },
+        ...(deps.inspect === undefined ? {} : { inspect: deps.inspect }),
+      }).start(),
     ),
     (actor) => Effect.sync(() => actor.stop()),
   )

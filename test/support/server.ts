@@ -43,6 +43,7 @@ export const startTestServer = async (
     readonly limits?: Partial<ConnectionLimits>
     readonly log?: Logger | "stderr"
     readonly machine?: ServerDeps["machine"]
+    readonly inspect?: ServerDeps["inspect"]
   } = {},
 ): Promise<TestServer> => {
   cachedPki ??= makeTestPki()
@@ -61,6 +62,7 @@ export const startTestServer = async (
       credentials: pki.server,
       log,
       ...(options.machine === undefined ? {} : { machine: options.machine }),
+      ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
       lookupUser: async (name) => {
         if (revoked.has(name)) return { status: "revoked" }
         const key = users.get(name)
