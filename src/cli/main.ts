@@ -6,6 +6,7 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Console, Effect, Exit } from "effect"
 import { Command } from "effect/cli"
+import { chartsCommand } from "./charts-command.ts"
 import { clientCommand } from "./client-command.ts"
 import { demoCommand } from "./demo-command.ts"
 import { initCommand } from "./init-command.ts"
@@ -16,7 +17,14 @@ const root = Command.make("onechat").pipe(
   Command.withDescription(
     "Secure one-to-one messaging: an actor server that relays end-to-end encrypted chats it cannot read.",
   ),
-  Command.withSubcommands([serverCommand, clientCommand, initCommand, userCommand, demoCommand]),
+  Command.withSubcommands([
+    serverCommand,
+    clientCommand,
+    initCommand,
+    userCommand,
+    demoCommand,
+    chartsCommand,
+  ]),
 )
 
 const describe = (error: unknown): string => {
