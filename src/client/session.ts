@@ -256,9 +256,12 @@ export class ClientSession {
     this.#fact({ type: "CHAT_READY", peer: conversation.peer, safety: this.#safety(conversation.peer, key) })
   }
 
-  /** The chat cannot be secured or continued: tell the server (NOTIFY), drop keys, tell the user. */
-  #failChat(peer: string, message: string): void {
-    this.#link?.send({ type: "Notify", peer })
+  /**
+   * The chat cannot be secured or continued: tell the server (NOTIFY — or REFUSE while we are
+   * still the target of the request, where NOTIFY is not allowed), drop keys, tell the user.
+   */
+  #failChat(peer: string, message: string, notice: "Notify" | "Refuse" = "Notify"): void {
+    this.#link?.send(notice === "Refuse" ? { type: "Refuse", requester: peer } : { type: "Notify", peer })
     this.#endConversation()
     this.#fact({ type: "CHAT_FAILED", peer, message })
   }
@@ -352,7 +355,7 @@ export class ClientSession {
       requesterNonce: conversation.incoming.nonce,
       requesterEphemeralKey: conversation.incoming.ephemeralKey,
     })
-    if (Result.isFailure(acceptance)) return this.#failChat(requester, acceptance.failure.message)
+    if (Result.isFailure(acceptance)) return this.#failChat(requester, acceptance.failure.message, "Refuse")
     conversation.acceptance = acceptance.success
     const { nonce, ephemeralKey, signature, confirmation } = acceptance.success
     this.#link?.send({ type: "Accept", requester, nonce, ephemeralKey, signature, confirmation })

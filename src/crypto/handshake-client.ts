@@ -20,7 +20,7 @@ import {
   Transcript,
   wipeHandshakeSecrets,
 } from "./key-schedule.ts"
-import { type VerifiedServerCertificate, verifyServerCertificate } from "./pki.ts"
+import { CertificateError, type VerifiedServerCertificate, verifyServerCertificate } from "./pki.ts"
 import {
   bytesEqual,
   ed25519Sign,
@@ -126,16 +126,7 @@ export const clientReceiveServerAuth = (
   const opened = openServerAuth(agreed, body)
   if (Result.isFailure(opened)) return abort(agreed, opened.failure)
   const { certificate, verify, finished } = opened.success
-  const crlDer = certificate.crl.length > 0 ? certificate.crl : trust.localCrlDer
-  if (crlDer === undefined)
-    return abort(agreed, new HandshakeError({ reason: "UntrustedServer", detail: "No CRL." }))
-  const server = verifyServerCertificate({
-    certificateDer: certificate.certificate,
-    caCertificateDer: trust.caCertificateDer,
-    crlDer,
-    now: trust.now,
-    expectedName: trust.expectedServerName,
-  })
+  const server = verifyAgainstEveryCrl(certificate, trust)
   if (Result.isFailure(server)) {
     return abort(agreed, new HandshakeError({ reason: "UntrustedServer", detail: server.failure.message }))
   }
@@ -151,6 +142,37 @@ export const clientReceiveServerAuth = (
   }
   transcript.add(encodeHandshakeMessage(finished))
   return Result.succeed(authenticateClient(agreed, identity, server.success))
+}
+
+/**
+ * Verifies the server certificate with the stapled CRL when there is one (it must be valid and
+ * fresh), else with the client's own CRL; a serial listed as revoked in EITHER CRL is refused, so
+ * an older stapled CRL cannot hide a revocation the client already knows about.
+ */
+const verifyAgainstEveryCrl = (
+  certificate: { readonly certificate: Uint8Array; readonly crl: Uint8Array },
+  trust: ClientTrust,
+): Result.Result<VerifiedServerCertificate, CertificateError> => {
+  const stapled = certificate.crl.length > 0 ? certificate.crl : undefined
+  const crls = [stapled, trust.localCrlDer].filter((crl): crl is Uint8Array => crl !== undefined)
+  const verify = (crlDer: Uint8Array) =>
+    verifyServerCertificate({
+      certificateDer: certificate.certificate,
+      caCertificateDer: trust.caCertificateDer,
+      crlDer,
+      now: trust.now,
+      expectedName: trust.expectedServerName,
+    })
+  const [primary, ...others] = crls
+  if (primary === undefined)
+    return Result.fail(new CertificateError({ reason: "CrlInvalid", problem: "CrlMissing" }))
+  const verified = verify(primary)
+  if (Result.isFailure(verified)) return verified
+  for (const crl of others) {
+    const again = verify(crl)
+    if (Result.isFailure(again) && again.failure.reason === "Revoked") return again
+  }
+  return verified
 }
 
 const authenticateClient = (

@@ -55,6 +55,8 @@ const problemSentences = {
   NoDigitalSignature: () => `${CERT}'s key usage does not allow digital signatures.`,
   NoServerAuth: () => `${CERT}'s extended key usage does not include server authentication.`,
   CrlUnparsable: () => `${CRL} is not a valid DER-encoded X.509 CRL.`,
+  CrlMissing: () =>
+    "No certificate revocation list is available: the server stapled none and there is no local copy.",
   CrlBadSignature: () => `${CRL} was not signed by the trusted onechat CA.`,
   CrlNotYetValid: (at) => `${CRL} is not valid before ${at}.`,
   CrlNoNextUpdate: () => `${CRL} has no next-update date.`,
