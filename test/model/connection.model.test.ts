@@ -254,7 +254,7 @@ describe("timers, failed logins and raw sockets", () => {
     visitedStates.add(JSON.stringify(prediction.snapshot.value))
     return prediction.snapshot
   }
-  const after = (delay: string, state: string): ConnectionEvent =>
+  const delayed = (delay: string, state: string): ConnectionEvent =>
     ({ type: `xstate.after.${delay}.${state}` }) as unknown as ConnectionEvent
 
   it("handshake timeout, a failed login and a vanished client end in closing", async () => {
@@ -263,7 +263,7 @@ describe("timers, failed logins and raw sockets", () => {
     silent.on("error", () => {})
     silent.resume()
     await new Promise((resolve) => silent.on("close", resolve))
-    mark(start, after("handshakeTimeout", "connection.authenticating"))
+    mark(start, delayed("handshakeTimeout", "connection.authenticating"))
     await expect(login(timedServer, "nobody")).rejects.toMatchObject({ reason: "LoginRefused", code: 4 })
     mark(start, { type: "LOGIN_FAILED", code: 4, text: "" })
     const vanished = connect(timedServer.port, "127.0.0.1")
@@ -276,7 +276,7 @@ describe("timers, failed logins and raw sockets", () => {
     const online = mark(initialSnapshot(timed), MODEL_EVENTS.LOGIN_VERIFIED!)
     const alice = await login(timedServer, "ta")
     await alice.next((message) => message.type === "Ping", 2_000)
-    const pinged = mark(online, after("idlePing", "connection.online.liveness.awake"))
+    const pinged = mark(online, delayed("idlePing", "connection.online.liveness.awake"))
     mark(pinged, { type: "CLIENT_ACTIVE" })
     mark(online, { type: "CLIENT_ACTIVE" })
     const bob = await login(timedServer, "tb")
@@ -284,7 +284,7 @@ describe("timers, failed logins and raw sockets", () => {
     await alice.next((message) => message.type === "Notify", 2_000)
     await bob.next((message) => message.type === "Notify", 2_000)
     const outgoing = mark(online, MODEL_EVENTS.RTT!)
-    mark(outgoing, after("requestTimeout", "connection.online.session.requesting.outgoing"))
+    mark(outgoing, delayed("requestTimeout", "connection.online.session.requesting.outgoing"))
     alice.send({
       type: "Rtt",
       to: "nobody",
@@ -300,7 +300,7 @@ describe("timers, failed logins and raw sockets", () => {
     ).toBe("none")
     await new Promise((resolve) => setTimeout(resolve, 1_200))
     expect(timedServer.server.connectionCount()).toBe(1)
-    mark(pinged, after("idleTimeout", "connection.online.liveness.pinged"))
+    mark(pinged, delayed("idleTimeout", "connection.online.liveness.pinged"))
     bob.close()
   })
 })
@@ -370,59 +370,61 @@ describe("race-only transitions, at the actor level", () => {
 /** Transitions no client or peer can cause on their own (none left: races are replayed above). */
 const JUSTIFIED: Record<string, string> = {}
 
-afterAll(() => {
-  const transitions = allTransitions()
-  const missing = transitions.filter(({ definition }) => !covered.has(definition))
-  const unjustified = missing.filter(
-    ({ label }) => !Object.keys(JUSTIFIED).some((prefix) => label.startsWith(prefix)),
-  )
-  const states = allStates()
-  // every replay starts in the initial state (authenticating)
-  const entered = new Set<string>(["connection", `connection.${String(initialSnapshot().value)}`])
-  for (const definition of covered as Set<{
-    source?: { id: string }
-    target?: ReadonlyArray<{ id: string }>
-  }>) {
-    for (const target of definition.target ?? []) {
-      for (let id = target.id; id.includes("."); id = id.slice(0, id.lastIndexOf("."))) entered.add(id)
-    }
-  }
-  for (const value of visitedStates) {
-    const walk = (node: unknown, prefix: string): void => {
-      if (typeof node === "string") entered.add(`${prefix}.${node}`)
-      else if (node !== null && typeof node === "object") {
-        for (const [key, child] of Object.entries(node)) {
-          entered.add(`${prefix}.${key}`)
-          walk(child, `${prefix}.${key}`)
-        }
+describe("coverage (runs last)", () => {
+  it("every state and transition of the connection chart is covered", () => {
+    const transitions = allTransitions()
+    const missing = transitions.filter(({ definition }) => !covered.has(definition))
+    const unjustified = missing.filter(
+      ({ label }) => !Object.keys(JUSTIFIED).some((prefix) => label.startsWith(prefix)),
+    )
+    const states = allStates()
+    // every replay starts in the initial state (authenticating)
+    const entered = new Set<string>(["connection", `connection.${String(initialSnapshot().value)}`])
+    for (const definition of covered as Set<{
+      source?: { id: string }
+      target?: ReadonlyArray<{ id: string }>
+    }>) {
+      for (const target of definition.target ?? []) {
+        for (let id = target.id; id.includes("."); id = id.slice(0, id.lastIndexOf("."))) entered.add(id)
       }
     }
-    walk(JSON.parse(value), "connection")
-  }
-  const statesReached = states.filter((id) => entered.has(id)).length
-  const lines = [
-    `connection chart coverage: ${transitions.length - missing.length}/${transitions.length} transitions, ${statesReached}/${states.length} states`,
-    ...missing.map(
-      ({ label }) =>
-        `  not replayed: ${label} — ${JUSTIFIED[Object.keys(JUSTIFIED).find((prefix) => label.startsWith(prefix)) ?? ""] ?? "UNJUSTIFIED"}`,
-    ),
-  ]
-  const short = (input: string) => input.replace("CC_SESSION_ESTABLISHMENT", "CCSE").replace(" other", "*")
-  const widths = CLIENT_INPUTS.map((input) =>
-    Math.max(short(input).length, ...[...matrix.values()].map((cells) => (cells[input] ?? "—").length)),
-  )
-  const rowWidth = Math.max(...[...matrix.keys()].map((row) => row.length))
-  const table = [
-    "state × client input, every cell replayed against the real server (Ex = ERROR code x, closeX = fatal ERROR then close, * = names another user):",
-    `  ${"".padEnd(rowWidth)}  ${CLIENT_INPUTS.map((input, i) => short(input).padEnd(widths[i]!)).join(" ")}`,
-    ...[...matrix].map(
-      ([row, cells]) =>
-        `  ${row.padEnd(rowWidth)}  ${CLIENT_INPUTS.map((input, i) => (cells[input] ?? "—").padEnd(widths[i]!)).join(" ")}`,
-    ),
-  ]
-  process.stdout.write(`${[...lines, ...table].join("\n")}\n`)
-  expect(matrix.size).toBeGreaterThanOrEqual(6)
-  for (const [row, cells] of matrix) expect(Object.keys(cells).length, row).toBe(CLIENT_INPUTS.length)
-  expect(unjustified.map(({ label }) => label)).toEqual([])
-  expect(statesReached).toBe(states.length)
+    for (const value of visitedStates) {
+      const walk = (node: unknown, prefix: string): void => {
+        if (typeof node === "string") entered.add(`${prefix}.${node}`)
+        else if (node !== null && typeof node === "object") {
+          for (const [key, child] of Object.entries(node)) {
+            entered.add(`${prefix}.${key}`)
+            walk(child, `${prefix}.${key}`)
+          }
+        }
+      }
+      walk(JSON.parse(value), "connection")
+    }
+    const statesReached = states.filter((id) => entered.has(id)).length
+    const lines = [
+      `connection chart coverage: ${transitions.length - missing.length}/${transitions.length} transitions, ${statesReached}/${states.length} states`,
+      ...missing.map(
+        ({ label }) =>
+          `  not replayed: ${label} — ${JUSTIFIED[Object.keys(JUSTIFIED).find((prefix) => label.startsWith(prefix)) ?? ""] ?? "UNJUSTIFIED"}`,
+      ),
+    ]
+    const short = (input: string) => input.replace("CC_SESSION_ESTABLISHMENT", "CCSE").replace(" other", "*")
+    const widths = CLIENT_INPUTS.map((input) =>
+      Math.max(short(input).length, ...[...matrix.values()].map((cells) => (cells[input] ?? "—").length)),
+    )
+    const rowWidth = Math.max(...[...matrix.keys()].map((row) => row.length))
+    const table = [
+      "state × client input, every cell replayed against the real server (Ex = ERROR code x, closeX = fatal ERROR then close, * = names another user):",
+      `  ${"".padEnd(rowWidth)}  ${CLIENT_INPUTS.map((input, i) => short(input).padEnd(widths[i]!)).join(" ")}`,
+      ...[...matrix].map(
+        ([row, cells]) =>
+          `  ${row.padEnd(rowWidth)}  ${CLIENT_INPUTS.map((input, i) => (cells[input] ?? "—").padEnd(widths[i]!)).join(" ")}`,
+      ),
+    ]
+    process.stdout.write(`${[...lines, ...table].join("\n")}\n`)
+    expect(matrix.size).toBeGreaterThanOrEqual(6)
+    for (const [row, cells] of matrix) expect(Object.keys(cells).length, row).toBe(CLIENT_INPUTS.length)
+    expect(unjustified.map(({ label }) => label)).toEqual([])
+    expect(statesReached).toBe(states.length)
+  })
 })
