@@ -1,0 +1,24 @@
+/**
+ * The "faults" row: clients killed at every step of login, request and chat; the server process
+ * killed with SIGKILL mid-chat and restarted on its folder; connection actors failing inside
+ * (test/adversarial/fuzz/fault-*.ts).
+ */
+import { actorFailures } from "../../test/adversarial/fuzz/fault-actor.ts"
+import { clientFaults } from "../../test/adversarial/fuzz/fault-clients.ts"
+import { serverKillRestart } from "../../test/adversarial/fuzz/fault-restart.ts"
+import type { AttackCategory } from "../categories.ts"
+import { scenarioRow } from "./scenarios.ts"
+
+export const faultsCategory: AttackCategory = {
+  name: "faults",
+  run: async (budget) => {
+    const long = budget === "long"
+    const reports = [
+      await clientFaults(long ? 6 : 2),
+      await serverKillRestart(),
+      ...(long ? [await serverKillRestart()] : []),
+      await actorFailures(long ? 30 : 8),
+    ]
+    return scenarioRow(reports)
+  },
+}

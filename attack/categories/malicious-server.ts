@@ -1,0 +1,307 @@
+/**
+ * The `npm run attack` row "malicious-server": our own server with a supervisor that flips one bit
+ * of one relayed end-to-end value per chat (identity key, nonce or ephemeral key in RTT or ACCEPT;
+ * signature or confirmation in ACCEPT or CC_SESSION_ESTABLISHMENT), with no pin to help (first
+ * contact), and servers presenting certificates the client must refuse. A case is rejected when the
+ * client's own check refuses it (docs/protocol.md §3.2, §8); healthy means every case was refused
+ * and an honest chat still works on the same server afterwards. The user-facing side (UI events,
+ * pinning, replays, misrouting) is test/adversarial/malicious-server.test.ts.
+ */
+import { Effect, Exit, Result, Scope } from "effect"
+import { enqueueActions } from "xstate"
+import type { SupervisorEvent } from "../../src/actors/connection.events.ts"
+import {
+  type ConnectionActor,
+  type SupervisorContext,
+  type SupervisorInputEvent,
+  supervisorMachine,
+} from "../../src/actors/supervisor.machine.ts"
+import { connectLink, LinkError } from "../../src/client/link.ts"
+import {
+  acceptChatRequest,
+  completeChatAcceptance,
+  completeChatRequest,
+  startChatRequest,
+} from "../../src/crypto/e2e.ts"
+import type { ServerCredentials } from "../../src/crypto/handshake-server.ts"
+import { generateIdentity } from "../../src/crypto/identity.ts"
+import { createCertificateAuthority, createCrl, issueServerCertificate } from "../../src/crypto/pki.ts"
+import { systemRandom } from "../../src/crypto/primitives.ts"
+import { silentLogger } from "../../src/net/log.ts"
+import { serve } from "../../src/net/server.ts"
+import { expectMessage, login } from "../../test/support/chat.ts"
+import { makeTestPki, NOW } from "../../test/support/pki.ts"
+import { seededRandom } from "../../test/support/random.ts"
+import { startTestServer, type TestServer, testServerConfig, userKey } from "../../test/support/server.ts"
+import type { AttackCategory } from "../categories.ts"
+
+type Relay = "REQUEST_INCOMING" | "REQUEST_ACCEPTED" | "CHAT_ESTABLISHED"
+
+/** One bit flipped in one field of one relayed message, for the chat requested by `requester`. */
+interface Corruption {
+  readonly relay: Relay
+  readonly field: "identityKey" | "nonce" | "ephemeralKey" | "signature" | "confirmation"
+  readonly offset: number
+}
+
+const FIELDS: ReadonlyArray<Omit<Corruption, "offset"> & { readonly size: number }> = [
+  { relay: "REQUEST_INCOMING", field: "identityKey", size: 32 },
+  { relay: "REQUEST_INCOMING", field: "nonce", size: 32 },
+  { relay: "REQUEST_INCOMING", field: "ephemeralKey", size: 32 },
+  { relay: "REQUEST_ACCEPTED", field: "identityKey", size: 32 },
+  { relay: "REQUEST_ACCEPTED", field: "nonce", size: 32 },
+  { relay: "REQUEST_ACCEPTED", field: "ephemeralKey", size: 32 },
+  { relay: "REQUEST_ACCEPTED", field: "signature", size: 64 },
+  { relay: "REQUEST_ACCEPTED", field: "confirmation", size: 32 },
+  { relay: "CHAT_ESTABLISHED", field: "signature", size: 64 },
+  { relay: "CHAT_ESTABLISHED", field: "confirmation", size: 32 },
+]
+
+const flip = (bytes: Uint8Array, offset: number): Uint8Array => {
+  const flipped = Uint8Array.from(bytes)
+  flipped[offset] = flipped[offset]! ^ 0x01
+  return flipped
+}
+
+/** Applies the plan of `requester`'s chat, if any, to one relayed message. */
+const corrupt = <E extends SupervisorEvent>(message: E, plan: Corruption | undefined): E => {
+  if (plan === undefined || plan.relay !== message.type) return message
+  if (plan.field === "identityKey" && "from" in message && typeof message.from === "object") {
+    return { ...message, from: { ...message.from, identityKey: flip(message.from.identityKey, plan.offset) } }
+  }
+  const value = (message as unknown as Record<string, Uint8Array>)[plan.field]
+  return value === undefined ? message : { ...message, [plan.field]: flip(value, plan.offset) }
+}
+
+const honestRoute = supervisorMachine.implementations.actions.route!
+
+/** Our supervisor, relaying RTT, ACCEPT and CC_SESSION_ESTABLISHMENT through `corrupt`. */
+const corruptingSupervisor = (plans: ReadonlyMap<string, Corruption>) =>
+  supervisorMachine.provide({
+    actions: {
+      route: enqueueActions(({ context, event, enqueue, self }) => {
+        const children = self.getSnapshot().children as Record<string, ConnectionActor | undefined>
+        const tell = (connectionId: string | undefined, message: SupervisorEvent): void => {
+          const child = connectionId === undefined ? undefined : children[connectionId]
+          if (child?.getSnapshot().status === "active") enqueue.sendTo(child, message)
+        }
+        if (!relayCorrupted(context, event, tell, plans))
+          enqueue(honestRoute as Parameters<typeof enqueue>[0])
+      }),
+    },
+  })
+
+const relayCorrupted = (
+  { directory }: SupervisorContext,
+  event: SupervisorInputEvent,
+  tell: (connectionId: string | undefined, message: SupervisorEvent) => void,
+  plans: ReadonlyMap<string, Corruption>,
+): boolean => {
+  if (!("connectionId" in event)) return false
+  const name = directory.nameOf(event.connectionId)
+  const user = name === undefined ? undefined : directory.userOf(name)
+  if (user === undefined) return false
+  switch (event.type) {
+    case "CHAT_REQUESTED": {
+      const outcome = directory.request(user.name, event.to)
+      if ("refused" in outcome) return false
+      const { nonce, ephemeralKey } = event
+      const message = { type: "REQUEST_INCOMING" as const, from: user, nonce, ephemeralKey }
+      tell(outcome.target.connectionId, corrupt(message, plans.get(user.name)))
+      return true
+    }
+    case "CHAT_ACCEPTED": {
+      const peer = directory.advance(user.name, "accepter", event.requester, "requested", "establishing")
+      const { nonce, ephemeralKey, signature, confirmation } = event
+      const message = {
+        type: "REQUEST_ACCEPTED" as const,
+        from: user,
+        nonce,
+        ephemeralKey,
+        signature,
+        confirmation,
+      }
+      tell(peer?.connectionId, corrupt(message, plans.get(event.requester)))
+      return true
+    }
+    case "CHAT_ESTABLISHING": {
+      const peer = directory.advance(user.name, "requester", event.accepter, "establishing", "chatting")
+      const { signature, confirmation } = event
+      const message = { type: "CHAT_ESTABLISHED" as const, from: user.name, signature, confirmation }
+      tell(peer?.connectionId, corrupt(message, plans.get(user.name)))
+      return true
+    }
+    default:
+      return false
+  }
+}
+
+/**
+ * One end-to-end agreement between fresh users through the corrupting server. Returns who refused
+ * it and why, or undefined when both sides completed (the corruption went unnoticed).
+ */
+const agree = async (server: TestServer, names: readonly [string, string]): Promise<string | undefined> => {
+  for (const name of names) server.users.set(name, userKey(name))
+  const [a, b] = await Promise.all(names.map((name) => login(server, name)))
+  try {
+    const me = (i: 0 | 1) => ({ name: names[i], key: server.users.get(names[i])! })
+    const request = startChatRequest(systemRandom)
+    a!.send({ type: "Rtt", to: names[1], nonce: request.nonce, ephemeralKey: request.ephemeral.publicKey })
+    const rtt = await expectMessage(b!, "Rtt")
+    const acceptance = acceptChatRequest({
+      random: systemRandom,
+      me: me(1),
+      requester: { name: rtt.from, identityKey: rtt.identityKey },
+      requesterNonce: rtt.nonce,
+      requesterEphemeralKey: rtt.ephemeralKey,
+    })
+    if (Result.isFailure(acceptance)) return `accepter: ${acceptance.failure.message}`
+    const { nonce, ephemeralKey, signature, confirmation } = acceptance.success
+    b!.send({ type: "Accept", requester: names[0], nonce, ephemeralKey, signature, confirmation })
+    const accept = await expectMessage(a!, "Accept")
+    const accepter = { name: accept.from, identityKey: accept.identityKey }
+    const completed = completeChatRequest({ request, me: me(0), accepter, accept })
+    if (Result.isFailure(completed)) return `requester: ${completed.failure.message}`
+    const established = completed.success
+    a!.send({ type: "CcSessionEstablishment", accepter: names[1], ...established })
+    const cc = await expectMessage(b!, "CcSessionEstablishment")
+    const chat = completeChatAcceptance(acceptance.success.pending, cc)
+    return Result.isFailure(chat) ? `accepter: ${chat.failure.message}` : undefined
+  } finally {
+    a!.close({ quit: true })
+    b!.close({ quit: true })
+  }
+}
+
+const DAY = 86_400_000
+
+/** Servers presenting certificates the client must refuse: [what, credentials, trusted CA]. */
+const refusedCertificates = async (): Promise<
+  ReadonlyArray<readonly [string, ServerCredentials, Uint8Array]>
+> => {
+  const pki = await makeTestPki()
+  const random = seededRandom("attack-hostile-ca")
+  const ca = await createCertificateAuthority({
+    commonName: "attack CA",
+    now: NOW,
+    validityDays: 365,
+    random,
+  })
+  const key = generateIdentity(random)
+  const issue = (notBefore: number, notAfter: number) =>
+    issueServerCertificate({
+      ca,
+      subjectPublicKey: key.publicKey,
+      commonName: "localhost",
+      dnsNames: ["localhost"],
+      ipAddresses: ["127.0.0.1"],
+      notBefore: new Date(NOW.getTime() + notBefore * DAY),
+      notAfter: new Date(NOW.getTime() + notAfter * DAY),
+      random,
+    })
+  const expired = await issue(-30, -1)
+  const revoked = await issue(-1, 30)
+  const crl = async (serials: ReadonlyArray<string>) =>
+    (
+      await createCrl({
+        ca,
+        revokedSerials: serials,
+        thisUpdate: NOW,
+        nextUpdate: new Date(NOW.getTime() + DAY),
+      })
+    ).crlDer
+  return [
+    ["another name, same CA", pki.otherServer, pki.caCertificateDer],
+    ["another CA", (await makeTestPki("other")).server, pki.caCertificateDer],
+    [
+      "the genuine certificate without its key",
+      { ...pki.server, key: generateIdentity(random) },
+      pki.caCertificateDer,
+    ],
+    ["expired", { certificateDer: expired.certificateDer, crlDer: await crl([]), key }, ca.certificateDer],
+    [
+      "revoked",
+      { certificateDer: revoked.certificateDer, crlDer: await crl([revoked.serialNumber]), key },
+      ca.certificateDer,
+    ],
+  ]
+}
+
+/** Serves `credentials` for one login attempt; true when the client refused the server. */
+const refusesCertificate = async (credentials: ServerCredentials, caCertificateDer: Uint8Array) => {
+  const scope = await Effect.runPromise(Scope.make())
+  try {
+    const running = await Effect.runPromise(
+      serve(testServerConfig(), {
+        credentials,
+        log: silentLogger,
+        lookupUser: async () => ({ status: "registered", publicKey: userKey("alice").publicKey }),
+      }).pipe(Scope.provide(scope)),
+    )
+    const link = await connectLink({
+      host: "127.0.0.1",
+      port: running.port,
+      serverName: "localhost",
+      trust: { caCertificateDer },
+      identity: { name: "alice", key: userKey("alice") },
+      now: () => NOW,
+    })
+    link.close()
+    return false
+  } catch (error) {
+    return error instanceof LinkError && error.reason === "Handshake"
+  } finally {
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
+
+export const maliciousServerCategory: AttackCategory = {
+  name: "malicious-server",
+  run: async (budget) => {
+    const plans = new Map<string, Corruption>()
+    const server = await startTestServer({ users: [], machine: corruptingSupervisor(plans) })
+    const missed: string[] = []
+    let cases = 0
+    let rejected = 0
+    try {
+      const corruptions = FIELDS.flatMap((field) =>
+        (budget === "long" ? Array.from({ length: field.size }, (_, i) => i) : [0, field.size - 1]).map(
+          (offset): Corruption => ({ relay: field.relay, field: field.field, offset }),
+        ),
+      )
+      for (const [i, corruption] of corruptions.entries()) {
+        const names = [`v${i}a`, `v${i}b`] as const
+        plans.set(names[0], corruption)
+        const what = `${corruption.relay}.${corruption.field}[${corruption.offset}]`
+        cases++
+        try {
+          if ((await agree(server, names)) === undefined) missed.push(`${what} accepted`)
+          else rejected++
+        } catch (error) {
+          missed.push(
+            `${what} ended without a verdict: ${error instanceof Error ? error.message : String(error)}`,
+          )
+        }
+      }
+      for (const [what, credentials, ca] of await refusedCertificates()) {
+        cases++
+        if (await refusesCertificate(credentials, ca)) rejected++
+        else missed.push(`certificate: ${what}`)
+      }
+      const honest = await agree(server, ["honest-a", "honest-b"]).catch((error: unknown) => String(error))
+      const notes = [
+        `${corruptions.length} one-bit corruptions of relayed e2e values, ${cases - corruptions.length} refused certificates`,
+        ...(missed.length === 0 ? [] : [`not rejected: ${missed.slice(0, 5).join(", ")}`]),
+        ...(honest === undefined ? [] : [`honest chat failed afterwards: ${honest}`]),
+      ]
+      return {
+        cases,
+        rejected,
+        serverHealthy: honest === undefined && missed.length === 0,
+        notes: notes.join("\n"),
+      }
+    } finally {
+      await server.stop()
+    }
+  },
+}

@@ -1,0 +1,30 @@
+/**
+ * The TLS baselines' credentials: the same Ed25519 server certificate and key as the onechat
+ * server (the dev PKI's server/server.cert.pem and server.key.pem, decrypted with
+ * server/server.passphrase), and the CA certificate clients trust.
+ */
+import { createPrivateKey } from "node:crypto"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+
+export const tlsServerCredentials = (dir: string): { readonly key: string; readonly cert: string } => {
+  const passphrase = readFileSync(join(dir, "server", "server.passphrase"), "utf8").split(/\r?\n/)[0]!
+  const key = createPrivateKey({
+    key: readFileSync(join(dir, "server", "server.key.pem"), "utf8"),
+    passphrase,
+  })
+  return {
+    key: key.export({ type: "pkcs8", format: "pem" }).toString(),
+    cert: readFileSync(join(dir, "server", "server.cert.pem"), "utf8"),
+  }
+}
+
+export const tlsCaCertificate = (dir: string): string => readFileSync(join(dir, "ca", "ca.cert.pem"), "utf8")
+
+/** Parses `--name value` pairs of a baseline server's command line. */
+export const flag = (name: string, fallback?: string): string => {
+  const index = process.argv.indexOf(`--${name}`)
+  const value = index >= 0 ? process.argv[index + 1] : fallback
+  if (value === undefined) throw new Error(`missing --${name}`)
+  return value
+}
