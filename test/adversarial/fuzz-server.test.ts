@@ -29,7 +29,7 @@ afterAll(async () => {
 describe("fuzzing the server over TCP", { timeout: 90_000 }, () => {
   it.each([
     ["server/before-login", firstContactTarget, 40],
-    ["server/hostile-records", hostileRecordTarget, 80],
+    ["server/hostile-records", hostileRecordTarget, 60],
     ["server/hostile-plaintext", hostilePlaintextTarget, 100],
   ] as const)("%s", async (_, makeTarget, runs) => {
     const target = makeTarget(env)

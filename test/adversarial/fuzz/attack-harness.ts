@@ -103,7 +103,8 @@ export const runAttack = async (
   })
   const broken: string[] = []
   try {
-    const probe = await startPairProbe(server)
+    // a round may stall for seconds under the floods (reported as latency); 30 s means "stopped"
+    const probe = await startPairProbe(server, ["alice", "bob"], { roundTimeoutMs: 30_000 })
     const baseline = server.server.connectionCount()
     const memory = watchMemory()
     let peakConnections = baseline
