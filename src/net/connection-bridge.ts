@@ -73,6 +73,7 @@ export class ConnectionBridge {
   #phase: Phase = { name: "hello" }
   #channel: RecordChannel | undefined
   #pending: Uint8Array[] = []
+  #pendingBytes = 0
   #flushScheduled = false
   #loginSettled = false
   readonly done: Promise<void>
@@ -256,7 +257,19 @@ export class ConnectionBridge {
 
   #queue(messages: ReadonlyArray<ServerMessage>): void {
     if (this.#phase.name === "closed") return
-    for (const message of messages) this.#pending.push(encodeServerMessage(message))
+    for (const message of messages) {
+      const encoded = encodeServerMessage(message)
+      this.#pending.push(encoded)
+      this.#pendingBytes += encoded.length
+    }
+    // The bound is checked before anything is sealed or written: a client that floods requests
+    // without reading replies is cut off here, not after its replies piled up.
+    if (this.#options.socket.writableLength + this.#pendingBytes > this.#options.maxOutboundBytes) {
+      this.#pending = []
+      this.#pendingBytes = 0
+      this.#fail(ErrorCode.SlowConsumer)
+      return
+    }
     if (!this.#flushScheduled) {
       this.#flushScheduled = true
       queueMicrotask(() => this.#guard(() => this.#flush()))
@@ -269,6 +282,7 @@ export class ConnectionBridge {
     const channel = this.#channel
     if (this.#pending.length === 0 || channel === undefined || this.#phase.name !== "app") return
     const frames: Uint8Array[] = []
+    this.#pendingBytes = 0
     for (const plaintext of batchMessages(this.#pending.splice(0))) {
       const sealed = channel.sealer.seal(plaintext)
       if (Result.isFailure(sealed)) {
@@ -340,6 +354,7 @@ export class ConnectionBridge {
   #wipe(): void {
     if (this.#channel !== undefined) closeRecordChannel(this.#channel)
     this.#pending = []
+    this.#pendingBytes = 0
   }
 
   /** Ends the socket now (server shutdown past its grace period, supervisor gave up). */
