@@ -13,123 +13,26 @@ import {
   decodeHandshakeMessages,
   decodeServerHello,
   decodeServerMessages,
-  ErrorCode,
   encodeClientMessage,
   encodeHandshakeMessage,
   encodeServerMessage,
-  type HandshakeMessage,
   MAX_LIST_NAMES,
-  NotFoundReason,
-  NotifyReason,
   ProtocolError,
   parseRecordHeader,
   type ServerMessage,
   USER_NAME_PATTERN,
 } from "../../src/protocol/index.ts"
+import {
+  clientMessage as clientMessageArbitrary,
+  handshakeMessage,
+  serverMessage as serverMessageArbitrary,
+} from "../adversarial/fuzz/arbitraries.ts"
 import { hex, normalise, ok } from "./helpers.ts"
 
 const name = fc.stringMatching(USER_NAME_PATTERN)
-const bytes = (length: number) => fc.uint8Array({ minLength: length, maxLength: length })
-const u64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })
-const text = fc.string({
-  unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
-  maxLength: 200,
-})
-const errorMessage = fc.record({
-  type: fc.constant("Error" as const),
-  code: fc.constantFrom(...Object.values(ErrorCode)),
-  fatal: fc.boolean(),
-  text,
-})
-const shared = [
-  fc.record({
-    type: fc.constant("Message" as const),
-    envelope: fc.uint8Array({ minLength: 24, maxLength: 1500 }),
-  }),
-  errorMessage,
-  fc.record({ type: fc.constant("Ping" as const), value: u64 }),
-  fc.record({ type: fc.constant("Pong" as const), value: u64 }),
-] as const
-
-const clientMessage: fc.Arbitrary<ClientMessage> = fc.oneof(
-  fc.constant({ type: "Quit" as const }),
-  fc.constant({ type: "List" as const }),
-  fc.record({ type: fc.constant("Rtt" as const), to: name, nonce: bytes(32), ephemeralKey: bytes(32) }),
-  fc.record({
-    type: fc.constant("Accept" as const),
-    requester: name,
-    nonce: bytes(32),
-    ephemeralKey: bytes(32),
-    signature: bytes(64),
-    confirmation: bytes(32),
-  }),
-  fc.record({ type: fc.constant("Refuse" as const), requester: name }),
-  fc.record({
-    type: fc.constant("CcSessionEstablishment" as const),
-    accepter: name,
-    signature: bytes(64),
-    confirmation: bytes(32),
-  }),
-  fc.record({ type: fc.constant("Notify" as const), peer: name }),
-  ...shared,
-)
-
-const listMessage = fc
-  .array(name, { maxLength: 60 })
-  .chain((names) =>
-    fc.integer({ min: names.length, max: 0xffff }).map((total) => ({ type: "List" as const, total, names })),
-  )
-
-const serverMessage: fc.Arbitrary<ServerMessage> = fc.oneof(
-  listMessage,
-  fc.record({
-    type: fc.constant("Rtt" as const),
-    from: name,
-    identityKey: bytes(32),
-    nonce: bytes(32),
-    ephemeralKey: bytes(32),
-  }),
-  fc.record({
-    type: fc.constant("Accept" as const),
-    from: name,
-    identityKey: bytes(32),
-    nonce: bytes(32),
-    ephemeralKey: bytes(32),
-    signature: bytes(64),
-    confirmation: bytes(32),
-  }),
-  fc.record({ type: fc.constant("Refuse" as const), from: name }),
-  fc.record({
-    type: fc.constant("CcSessionEstablishment" as const),
-    from: name,
-    signature: bytes(64),
-    confirmation: bytes(32),
-  }),
-  fc.record({
-    type: fc.constant("UserNotFound" as const),
-    user: name,
-    reason: fc.constantFrom(...Object.values(NotFoundReason)),
-  }),
-  fc.record({
-    type: fc.constant("Notify" as const),
-    peer: name,
-    reason: fc.constantFrom(...Object.values(NotifyReason)),
-  }),
-  ...shared,
-)
-
-const handshakeMessage: fc.Arbitrary<HandshakeMessage> = fc.oneof(
-  fc.record({
-    type: fc.constant("ServerCertificate" as const),
-    certificate: fc.uint8Array({ minLength: 1, maxLength: 2000 }),
-    crl: fc.uint8Array({ maxLength: 1000 }),
-  }),
-  fc.record({ type: fc.constant("ServerVerify" as const), signature: bytes(64) }),
-  fc.record({ type: fc.constant("ServerFinished" as const), mac: bytes(32) }),
-  fc.record({ type: fc.constant("ClientIdentity" as const), name, publicKey: bytes(32) }),
-  fc.record({ type: fc.constant("ClientVerify" as const), signature: bytes(64) }),
-  fc.record({ type: fc.constant("ClientFinished" as const), mac: bytes(32) }),
-)
+// The same message arbitraries the fuzzers use: one definition of "a valid message".
+const clientMessage: fc.Arbitrary<ClientMessage> = clientMessageArbitrary(name, 1500)
+const serverMessage: fc.Arbitrary<ServerMessage> = serverMessageArbitrary(name, 1500)
 
 interface Family<M> {
   readonly label: string
