@@ -11,7 +11,6 @@ import { Effect, Exit, Result, Scope } from "effect"
 import { enqueueActions } from "xstate"
 import type { SupervisorEvent } from "../../src/actors/connection.events.ts"
 import {
-  type ConnectionActor,
   type SupervisorContext,
   type SupervisorInputEvent,
   supervisorMachine,
@@ -79,10 +78,9 @@ const honestRoute = supervisorMachine.implementations.actions.route!
 const corruptingSupervisor = (plans: ReadonlyMap<string, Corruption>) =>
   supervisorMachine.provide({
     actions: {
-      route: enqueueActions(({ context, event, enqueue, self }) => {
-        const children = self.getSnapshot().children as Record<string, ConnectionActor | undefined>
+      route: enqueueActions(({ context, event, enqueue }) => {
         const tell = (connectionId: string | undefined, message: SupervisorEvent): void => {
-          const child = connectionId === undefined ? undefined : children[connectionId]
+          const child = connectionId === undefined ? undefined : context.connections.get(connectionId)
           if (child?.getSnapshot().status === "active") enqueue.sendTo(child, message)
         }
         if (!relayCorrupted(context, event, tell, plans))

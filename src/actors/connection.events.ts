@@ -92,6 +92,8 @@ export type ConnectionEvent = ClientOpcodeEvent | TransportEvent | SupervisorEve
 /** Emitted to the transport: messages to seal and write, and the end of the connection. */
 export type ConnectionEmitted =
   | { readonly type: "outbound"; readonly messages: ReadonlyArray<ServerMessage> }
+  /** MESSAGEs for the client, one per envelope, in order (the relay's batch: one event, no objects per envelope). */
+  | { readonly type: "relay"; readonly envelopes: ReadonlyArray<Uint8Array> }
   /** Close the socket; send a fatal ERROR with `code` first when one is given. */
   | { readonly type: "close"; readonly code?: number; readonly text?: string }
 

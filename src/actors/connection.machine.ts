@@ -165,7 +165,7 @@ export const connectionMachine = setup({
     }),
     deliverMessages: emit(({ event }) => {
       assertEvent(event, "PEER_MESSAGE")
-      return out(...event.envelopes.map((envelope): ServerMessage => ({ type: "Message", envelope })))
+      return { type: "relay" as const, envelopes: event.envelopes }
     }),
     /** The conversation ended on this side (left, withdrew, timed out): the supervisor tells the peer. */
     reportConversationEnded: sendParent(({ context }, params: { readonly reason: NotifyReason }) =>

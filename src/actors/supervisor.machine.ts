@@ -4,11 +4,24 @@
  * actors (message passing only). Supervision is one_for_one with `temporary` children: a child
  * that fails is stopped, its peer told, and nothing else is touched. docs/protocol.md §11.
  */
-import { type ActorRefFrom, assign, enqueueActions, setup, stopChild } from "xstate"
+import {
+  type ActorRefFrom,
+  type AnyActorRef,
+  type AnyStateMachine,
+  createActor,
+  enqueueActions,
+  setup,
+  stopChild,
+} from "xstate"
 import { ErrorCode, errorCodeInfo } from "../protocol/error-codes.ts"
 import { NotifyReason } from "../protocol/opcodes.ts"
 import type { CloseReason, ConnectionId, ConnectionReport, SupervisorEvent } from "./connection.events.ts"
-import { type ConnectionLimits, connectionMachine, defaultConnectionLimits } from "./connection.machine.ts"
+import {
+  type ConnectionInput,
+  type ConnectionLimits,
+  connectionMachine,
+  defaultConnectionLimits,
+} from "./connection.machine.ts"
 import { Directory, type PeerRef } from "./directory.ts"
 
 export type ConnectionActor = ActorRefFrom<typeof connectionMachine>
@@ -20,6 +33,8 @@ export type SupervisorCommand =
   | { readonly type: "SHUTDOWN" }
   /** The user's key was revoked: disconnect them if online. */
   | { readonly type: "REVOKE_USER"; readonly name: string }
+  /** The server's scope is closing: stop every connection actor still running (their timers too). */
+  | { readonly type: "HALT" }
 
 /** XState's report that a child actor failed (an exception inside it). */
 type ChildError = { readonly type: `xstate.error.actor.${string}`; readonly error: unknown }
@@ -36,7 +51,19 @@ export interface SupervisorContext {
   readonly limits: ConnectionLimits
   /** Mutated in place (O(1) per event); owned by this actor alone. */
   readonly directory: Directory
+  /**
+   * The running connection actors, by connection id. Mutated in place: they are this actor's
+   * children (their parent, errors and `sendParent` are wired to it) but kept out of XState's
+   * `children` snapshot map, which is copied at every spawn and stop (O(N) per login and logout).
+   */
+  readonly connections: Map<ConnectionId, ConnectionActor>
 }
+
+/** The connection actor of `connectionId`, while it runs. */
+export const connectionActorOf = (
+  supervisor: { getSnapshot(): { readonly context: SupervisorContext } },
+  connectionId: ConnectionId,
+): ConnectionActor | undefined => supervisor.getSnapshot().context.connections.get(connectionId)
 
 const notifyReasonFor = (reason: CloseReason): NotifyReason =>
   reason === "quit"
@@ -53,6 +80,22 @@ const kick = (code: ErrorCode): SupervisorEvent => ({
 
 const errorText = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
+/**
+ * `spawn(name, options)` for this supervisor: creates the actor from the machine's (possibly
+ * `provide`d) implementation `name`, with this supervisor as its parent, starts it, and records it
+ * in `connections`, as XState's own `spawn` would, minus the copy of the `children` map.
+ */
+const spawnerOf =
+  (self: AnyActorRef, context: SupervisorContext) =>
+  (name: "connection", options: { readonly id: ConnectionId; readonly input: ConnectionInput }): void => {
+    const machine = (self as unknown as { readonly logic: AnyStateMachine }).logic
+    const logic = (machine.implementations.actors as Record<string, typeof connectionMachine>)[name]
+    if (logic === undefined) throw new Error(`no actor logic named ${name}`)
+    const actor = createActor(logic, { id: options.id, input: options.input, parent: self })
+    context.connections.set(options.id, actor)
+    actor.start()
+  }
+
 export const supervisorMachine = setup({
   types: {
     context: {} as SupervisorContext,
@@ -62,20 +105,19 @@ export const supervisorMachine = setup({
   },
   actors: { connection: connectionMachine },
   actions: {
-    spawnConnection: assign(({ context, event, spawn }) => {
-      if (event.type === "CONNECTION_OPENED") {
-        spawn("connection", {
-          id: event.connectionId,
-          input: { connectionId: event.connectionId, limits: context.limits },
-        })
-      }
-      return {}
-    }),
-    route: enqueueActions(({ context, event, enqueue, self }) => {
-      const { directory } = context
-      const children = self.getSnapshot().children as Record<string, ConnectionActor | undefined>
+    /** Starts a connection actor as a child of this one (see `SupervisorContext.connections`). */
+    spawnConnection: ({ context, event, self }) => {
+      if (event.type !== "CONNECTION_OPENED") return
+      const spawn = spawnerOf(self, context)
+      spawn("connection", {
+        id: event.connectionId,
+        input: { connectionId: event.connectionId, limits: context.limits },
+      })
+    },
+    route: enqueueActions(({ context, event, enqueue }) => {
+      const { directory, connections } = context
       const tell = (connectionId: ConnectionId | undefined, message: SupervisorEvent): void => {
-        const child = connectionId === undefined ? undefined : children[connectionId]
+        const child = connectionId === undefined ? undefined : connections.get(connectionId)
         if (child?.getSnapshot().status === "active") enqueue.sendTo(child, message)
       }
       const tellPeer = (peer: PeerRef | undefined, message: (peer: PeerRef) => SupervisorEvent): void => {
@@ -166,8 +208,7 @@ export const supervisorMachine = setup({
           return
         }
         case "SHUTDOWN": {
-          for (const child of Object.values(children))
-            if (child !== undefined) enqueue.sendTo(child, kick(ErrorCode.ShuttingDown))
+          for (const child of connections.values()) enqueue.sendTo(child, kick(ErrorCode.ShuttingDown))
           return
         }
         case "REVOKE_USER": {
@@ -176,17 +217,14 @@ export const supervisorMachine = setup({
         }
       }
     }),
-    retire: enqueueActions(({ context, event, enqueue, self }) => {
+    retire: enqueueActions(({ context, event, enqueue }) => {
       const connectionId =
         event.type === "CONNECTION_CLOSED"
           ? event.connectionId
           : event.type.slice("xstate.error.actor.".length)
       const reason: CloseReason = event.type === "CONNECTION_CLOSED" ? event.reason : "failed"
       const { name, peer } = context.directory.unregister(connectionId)
-      const peerActor =
-        peer === undefined
-          ? undefined
-          : (self.getSnapshot().children[peer.connectionId] as ConnectionActor | undefined)
+      const peerActor = peer === undefined ? undefined : context.connections.get(peer.connectionId)
       if (peerActor?.getSnapshot().status === "active" && name !== undefined) {
         enqueue.sendTo(peerActor, { type: "PEER_LEFT", peer: name, reason: notifyReasonFor(reason) })
       }
@@ -194,12 +232,22 @@ export const supervisorMachine = setup({
       if (event.type !== "CONNECTION_CLOSED" && "error" in event) {
         enqueue.emit({ type: "connection.failed", connectionId, error: errorText(event.error) })
       }
-      enqueue(stopChild(connectionId))
+      const actor = context.connections.get(connectionId)
+      context.connections.delete(connectionId)
+      if (actor !== undefined) enqueue(stopChild(actor))
+    }),
+    halt: enqueueActions(({ context, enqueue }) => {
+      for (const actor of context.connections.values()) enqueue(stopChild(actor))
+      context.connections.clear()
     }),
   },
 }).createMachine({
   id: "supervisor",
-  context: ({ input }) => ({ limits: input?.limits ?? defaultConnectionLimits, directory: new Directory() }),
+  context: ({ input }) => ({
+    limits: input?.limits ?? defaultConnectionLimits,
+    directory: new Directory(),
+    connections: new Map(),
+  }),
   initial: "running",
   states: {
     running: {
@@ -215,6 +263,7 @@ export const supervisorMachine = setup({
         CONVERSATION_ENDED: { actions: "route" },
         REVOKE_USER: { actions: "route" },
         SHUTDOWN: { target: "draining", actions: "route" },
+        HALT: { actions: "halt" },
         CONNECTION_CLOSED: { actions: "retire" },
         "xstate.error.actor.*": { actions: "retire" },
       },
@@ -228,6 +277,7 @@ export const supervisorMachine = setup({
         LIST_REQUESTED: { actions: "route" },
         CHAT_MESSAGES: { actions: "route" },
         CONVERSATION_ENDED: { actions: "route" },
+        HALT: { actions: "halt" },
       },
     },
   },

@@ -113,6 +113,49 @@ export const aeadOpen = (
   return out
 }
 
+/**
+ * `aeadSeal` in place: `buffer` holds the plaintext in its first `plaintextLength` bytes and has
+ * room for the tag after it; on return it holds ciphertext ‖ tag (libsodium allows c == m).
+ */
+export const aeadSealInPlace = (
+  key: Uint8Array,
+  nonce: Uint8Array,
+  additionalData: Uint8Array,
+  buffer: Uint8Array,
+  plaintextLength: number,
+): void => {
+  if (buffer.length !== plaintextLength + AEAD_TAG_BYTES) throw new RangeError("no room for the tag")
+  sodium.crypto_aead_chacha20poly1305_ietf_encrypt(
+    buffer,
+    buffer.subarray(0, plaintextLength),
+    additionalData,
+    null,
+    nonce,
+    key,
+  )
+}
+
+/**
+ * `aeadOpen` in place: on success the plaintext is the first `sealed.length - 16` bytes of
+ * `sealed` (returned as a view); `undefined` when the tag does not verify (the bytes are then
+ * meaningless and must be dropped).
+ */
+export const aeadOpenInPlace = (
+  key: Uint8Array,
+  nonce: Uint8Array,
+  additionalData: Uint8Array,
+  sealed: Uint8Array,
+): Uint8Array | undefined => {
+  if (sealed.length < AEAD_TAG_BYTES) return undefined
+  const plaintext = sealed.subarray(0, sealed.length - AEAD_TAG_BYTES)
+  try {
+    sodium.crypto_aead_chacha20poly1305_ietf_decrypt(plaintext, null, sealed, additionalData, nonce, key)
+  } catch {
+    return undefined
+  }
+  return plaintext
+}
+
 export const sha256 = (...parts: ReadonlyArray<Uint8Array>): Uint8Array => {
   const hash = createHash("sha256")
   for (const part of parts) hash.update(part)

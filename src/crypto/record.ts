@@ -13,8 +13,9 @@ import {
   RECORD_LIMIT,
 } from "../protocol/constants.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
+import { writeFrameHeader } from "../protocol/frame.ts"
 import { parseRecordHeader, writeRecordHeader } from "../protocol/record-header.ts"
-import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, aeadOpen, aeadSeal } from "./primitives.ts"
+import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, aeadOpenInPlace, aeadSealInPlace } from "./primitives.ts"
 import type { SecretBytes } from "./secret.ts"
 
 export type RecordErrorReason =
@@ -54,6 +55,13 @@ export class RecordError extends Data.TaggedError("RecordError")<{
     return this.reason === "LimitReached" ? ErrorCode.KeyExhausted : ErrorCode.RecordRejected
   }
 }
+
+/** Where a record's plaintext starts in its frame: after the length prefix and the record header. */
+export const RECORD_PLAINTEXT_OFFSET = FRAME_HEADER_BYTES + RECORD_HEADER_BYTES
+
+/** Bytes of a whole RECORD frame (length prefix included) carrying `plaintextLength` bytes. */
+export const recordFrameLength = (plaintextLength: number): number =>
+  RECORD_PLAINTEXT_OFFSET + plaintextLength + AEAD_TAG_BYTES
 
 /** Key and IV for one direction of one channel. */
 export interface DirectionKeys {
@@ -103,21 +111,40 @@ export class RecordSealer {
    * included, ready for a single socket write.
    */
   seal(plaintext: Uint8Array): Result.Result<Uint8Array, RecordError> {
+    const frame = Buffer.allocUnsafe(recordFrameLength(plaintext.length))
+    frame.set(plaintext, RECORD_PLAINTEXT_OFFSET)
+    const sealed = this.sealInPlace(frame, 0, plaintext.length)
+    return Result.isFailure(sealed) ? Result.fail(sealed.failure) : Result.succeed(frame)
+  }
+
+  /**
+   * Seals a frame laid out in `target` at `offset`: the caller wrote the plaintext at
+   * `offset + RECORD_PLAINTEXT_OFFSET` and left `recordFrameLength(plaintextLength)` bytes for the
+   * whole frame; length prefix, header, ciphertext and tag are written in place. No allocation,
+   * no copy: the relay encodes its messages straight into the frame that goes to the socket.
+   */
+  sealInPlace(target: Uint8Array, offset: number, plaintextLength: number): Result.Result<void, RecordError> {
     if (this.#closed) return Result.fail(new RecordError({ reason: "Closed" }))
-    if (plaintext.length === 0 || plaintext.length > MAX_RECORD_PLAINTEXT) {
+    if (plaintextLength <= 0 || plaintextLength > MAX_RECORD_PLAINTEXT) {
       return Result.fail(new RecordError({ reason: "TooLarge" }))
     }
     if (this.#counter >= this.#limit) return Result.fail(new RecordError({ reason: "LimitReached" }))
-    const bodyLength = RECORD_HEADER_BYTES + plaintext.length + AEAD_TAG_BYTES
-    const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + bodyLength)
-    frame.writeUInt32BE(bodyLength, 0)
+    const bodyLength = RECORD_HEADER_BYTES + plaintextLength + AEAD_TAG_BYTES
+    const frame = target.subarray(offset, offset + FRAME_HEADER_BYTES + bodyLength)
+    if (frame.length !== FRAME_HEADER_BYTES + bodyLength) throw new RangeError("no room for the record")
+    writeFrameHeader(frame, 0, bodyLength)
     writeRecordHeader(frame, FRAME_HEADER_BYTES, this.#direction, this.#counter)
-    const additionalData = frame.subarray(0, FRAME_HEADER_BYTES + RECORD_HEADER_BYTES)
+    const additionalData = frame.subarray(0, RECORD_PLAINTEXT_OFFSET)
     const nonce = computeNonce(this.#nonce, this.#keys.iv.expose(), this.#counter)
-    const sealed = aeadSeal(this.#keys.key.expose(), nonce, additionalData, plaintext)
-    frame.set(sealed, FRAME_HEADER_BYTES + RECORD_HEADER_BYTES)
+    aeadSealInPlace(
+      this.#keys.key.expose(),
+      nonce,
+      additionalData,
+      frame.subarray(RECORD_PLAINTEXT_OFFSET),
+      plaintextLength,
+    )
     this.#counter += 1n
-    return Result.succeed(frame)
+    return Result.succeed(undefined)
   }
 
   /** Wipes the key and IV; later seals fail with Closed. */
@@ -135,6 +162,7 @@ export class RecordOpener {
   readonly #peerDirection: Direction
   readonly #limit: bigint
   readonly #nonce = Buffer.alloc(AEAD_NONCE_BYTES)
+  readonly #additionalData = Buffer.alloc(RECORD_PLAINTEXT_OFFSET)
   #expected = 0n
   #closed = false
 
@@ -153,6 +181,15 @@ export class RecordOpener {
 
   /** Opens one RECORD frame body (as returned by the frame decoder, without the length prefix). */
   open(body: Uint8Array): Result.Result<Uint8Array, RecordError> {
+    return this.openInPlace(Uint8Array.from(body))
+  }
+
+  /**
+   * `open`, decrypting inside `body` itself: the plaintext returned is a view of `body`, whose
+   * bytes are overwritten (on failure too). For a caller that owns `body`, as the server's bridge
+   * owns what its frame decoder returns: one record-sized allocation less per record.
+   */
+  openInPlace(body: Uint8Array): Result.Result<Uint8Array, RecordError> {
     if (this.#closed) return Result.fail(new RecordError({ reason: "Closed" }))
     const parsed = parseRecordHeader(body)
     if (Result.isFailure(parsed)) return Result.fail(new RecordError({ reason: "Malformed" }))
@@ -163,11 +200,11 @@ export class RecordOpener {
       const reason = counter < this.#expected ? "Replayed" : "Gap"
       return Result.fail(new RecordError({ reason, expected: this.#expected, received: counter }))
     }
-    const additionalData = Buffer.allocUnsafe(FRAME_HEADER_BYTES + RECORD_HEADER_BYTES)
-    additionalData.writeUInt32BE(body.length, 0)
+    const additionalData = this.#additionalData
+    writeFrameHeader(additionalData, 0, body.length)
     additionalData.set(body.subarray(0, RECORD_HEADER_BYTES), FRAME_HEADER_BYTES)
     const nonce = computeNonce(this.#nonce, this.#keys.iv.expose(), counter)
-    const plaintext = aeadOpen(this.#keys.key.expose(), nonce, additionalData, ciphertext)
+    const plaintext = aeadOpenInPlace(this.#keys.key.expose(), nonce, additionalData, ciphertext)
     if (plaintext === undefined) return Result.fail(new RecordError({ reason: "Tampered" }))
     if (plaintext.length === 0) return Result.fail(new RecordError({ reason: "Malformed" }))
     this.#expected += 1n

@@ -19,21 +19,41 @@ import {
   serverVerifyClient,
 } from "../crypto/handshake-server.ts"
 import type { Random } from "../crypto/primitives.ts"
-import { closeRecordChannel, type RecordChannel } from "../crypto/record.ts"
 import {
-  batchMessages,
+  closeRecordChannel,
+  RECORD_PLAINTEXT_OFFSET,
+  type RecordChannel,
+  recordFrameLength,
+} from "../crypto/record.ts"
+import {
+  type ClientMessage,
   decodeClientMessages,
   ErrorCode,
   encodeAlert,
+  encodedServerMessageLength,
   encodeFrame,
   encodeServerMessage,
   errorCodeInfo,
   FrameDecoder,
   FrameType,
   isErrorCode,
+  MAX_RECORD_PLAINTEXT,
+  MESSAGE_HEADER_BYTES,
+  Opcode,
   type ServerMessage,
+  writeServerMessage,
 } from "../protocol/index.ts"
 import type { Logger } from "./log.ts"
+
+/** Writes one outgoing item (a server message, or a relayed envelope as MESSAGE) at `offset`. */
+const writeOutgoing = (target: Uint8Array, offset: number, item: Outgoing): number => {
+  if (!(item instanceof Uint8Array)) return writeServerMessage(target, offset, item)
+  target[offset] = Opcode.Message
+  target[offset + 1] = item.length >>> 8
+  target[offset + 2] = item.length & 0xff
+  target.set(item, offset + MESSAGE_HEADER_BYTES)
+  return offset + MESSAGE_HEADER_BYTES + item.length
+}
 
 /** What the registry says about a name (see src/store/registry.ts). */
 export type UserLookup = (
@@ -58,7 +78,22 @@ export interface BridgeOptions {
   readonly closeGraceMs: number
   /** Called once when the connection leaves the login phases (to release handshake slots). */
   readonly onLoginSettled: () => void
+  /**
+   * At most one CLIENT_ACTIVE per this many milliseconds while traffic flows (the actor's idle
+   * timer needs to hear of activity, not of every read). Keep it well under the idle-ping delay.
+   */
+  readonly activityIntervalMs: number
 }
+
+/**
+ * Client messages turned into actor events per turn of the event loop. A run of consecutive
+ * MESSAGEs is one event. Past it the socket is paused and the rest waits for the next turn, so a
+ * client packing thousands of requests into its records cannot hold the loop for everyone else.
+ */
+export const EVENTS_PER_TURN = 64
+
+/** An item of the outbound queue: a server message, or the envelope of a relayed MESSAGE. */
+type Outgoing = ServerMessage | Uint8Array
 
 type Phase =
   | { readonly name: "hello" }
@@ -72,7 +107,19 @@ export class ConnectionBridge {
   readonly #decoder = new FrameDecoder()
   #phase: Phase = { name: "hello" }
   #channel: RecordChannel | undefined
-  #pending: Uint8Array[] = []
+  /** Decoded client messages not yet told to the actor (see EVENTS_PER_TURN), from `#inboxHead`. */
+  #inbox: ClientMessage[] = []
+  #inboxHead = 0
+  #drainScheduled = false
+  /** The client closed its side while `#inbox` still held messages: tell the actor once drained. */
+  #endPending = false
+  /** The socket emitted "close". */
+  #socketGone = false
+  #paused = false
+  #lastActive = 0
+  #pending: Outgoing[] = []
+  /** Encoded size of each `#pending` item, header included. */
+  #sizes: number[] = []
   #pendingBytes = 0
   #flushScheduled = false
   #loginSettled = false
@@ -91,6 +138,7 @@ export class ConnectionBridge {
     socket.on("error", () => {}) // "close" follows; the error itself is not the client's business
     socket.on("close", () => this.#onSocketClosed())
     actor.on("outbound", ({ messages }) => this.#queue(messages))
+    actor.on("relay", ({ envelopes }) => this.#queue(envelopes))
     actor.on("close", (event) => this.#close(event.code, event.text))
   }
 
@@ -114,20 +162,27 @@ export class ConnectionBridge {
       this.#fail(frames.failure.code, frames.failure.message)
       return
     }
-    if (this.#phase.name === "app" && frames.success.length > 0) this.#send({ type: "CLIENT_ACTIVE" })
-    const envelopes: Uint8Array[] = []
     for (const frame of frames.success) {
       if (this.#phase.name === "app") {
-        if (!this.#onRecord(frame, envelopes)) break
+        if (!this.#onRecord(frame)) return
       } else if (this.#phase.name === "verifying") {
-        this.#phase.queued.push(Uint8Array.from(frame))
+        this.#phase.queued.push(frame)
       } else if (this.#phase.name === "hello") {
         this.#onClientHello(frame)
       } else if (this.#phase.name === "auth") {
         this.#onClientAuth(this.#phase.state, frame)
       }
     }
-    this.#flushEnvelopes(envelopes)
+    if (this.#phase.name === "app" && frames.success.length > 0) this.#noteActivity()
+    this.#drain()
+  }
+
+  /** Tells the actor the client is active, at most once per `activityIntervalMs`. */
+  #noteActivity(): void {
+    const now = performance.now()
+    if (now - this.#lastActive < this.#options.activityIntervalMs) return
+    this.#lastActive = now
+    this.#send({ type: "CLIENT_ACTIVE" })
   }
 
   #onEnd(): void {
@@ -135,7 +190,8 @@ export class ConnectionBridge {
     if (Result.isFailure(truncated)) {
       this.#options.log.info("connection.truncated", { connection: this.#options.connectionId })
     }
-    if (this.#phase.name !== "closed") this.#tell({ type: "TRANSPORT_CLOSED" })
+    if (this.#inboxHead < this.#inbox.length) this.#endPending = true
+    else if (this.#phase.name !== "closed") this.#tell({ type: "TRANSPORT_CLOSED" })
   }
 
   #onClientHello(frame: Uint8Array): void {
@@ -156,6 +212,8 @@ export class ConnectionBridge {
       return
     }
     this.#phase = { name: "verifying", queued: [] }
+    // Nothing more is read until the registry answers: what this chunk held waits in `queued`.
+    this.#pause()
     // The pending channel may seal the ERROR of a failed login (docs/protocol.md §3.3).
     this.#channel = pending.success.channel
     this.#options.lookupUser(pending.success.name).then(
@@ -187,20 +245,20 @@ export class ConnectionBridge {
     this.#settleLogin()
     const user: OnlineUser = { name: pending.name, identityKey: entry.publicKey }
     this.#options.log.info("login.verified", { connection: this.#options.connectionId, user: user.name })
+    this.#lastActive = performance.now()
     this.#tell({ type: "LOGIN_VERIFIED", user })
-    const envelopes: Uint8Array[] = []
-    for (const frame of queued) if (!this.#onRecord(frame, envelopes)) break
-    this.#flushEnvelopes(envelopes)
+    for (const frame of queued) if (!this.#onRecord(frame)) return
+    this.#drain()
   }
 
-  /** Opens one application record and turns its messages into events. False when it failed. */
-  #onRecord(frame: Uint8Array, envelopes: Uint8Array[]): boolean {
+  /** Opens one application record (in place) and queues its messages. False when it failed. */
+  #onRecord(frame: Uint8Array): boolean {
     const channel = this.#channel
     if (channel === undefined || frame[0] !== FrameType.Record) {
       this.#fail(ErrorCode.Malformed, "Only records are allowed after login.")
       return false
     }
-    const plaintext = channel.opener.open(frame)
+    const plaintext = channel.opener.openInPlace(frame)
     if (Result.isFailure(plaintext)) {
       this.#fail(plaintext.failure.code, plaintext.failure.message)
       return false
@@ -210,21 +268,66 @@ export class ConnectionBridge {
       this.#fail(messages.failure.code, messages.failure.message)
       return false
     }
-    for (const message of messages.success) {
-      if (message.type === "Message") {
-        envelopes.push(message.envelope)
-      } else {
-        this.#flushEnvelopes(envelopes)
-        this.#send(clientEventOf(message))
-      }
-    }
+    for (const message of messages.success) this.#inbox.push(message)
     return true
   }
 
-  /** Consecutive MESSAGEs become one event: the relay's batching. */
-  #flushEnvelopes(envelopes: Uint8Array[]): void {
-    if (envelopes.length === 0) return
-    this.#send({ type: "MESSAGE", envelopes: envelopes.splice(0) })
+  /**
+   * Tells the actor what `#inbox` holds, up to EVENTS_PER_TURN events; consecutive MESSAGEs become
+   * one event (the relay's batching). What is left waits for the next turn with the socket paused.
+   */
+  #drain(): void {
+    this.#drainScheduled = false
+    const inbox = this.#inbox
+    let budget = EVENTS_PER_TURN
+    let envelopes: Uint8Array[] = []
+    while (this.#inboxHead < inbox.length && budget > 0 && this.#phase.name === "app") {
+      const message = inbox[this.#inboxHead++]!
+      if (message.type === "Message") {
+        envelopes.push(message.envelope)
+        continue
+      }
+      if (envelopes.length > 0) {
+        this.#send({ type: "MESSAGE", envelopes })
+        envelopes = []
+        budget--
+      }
+      this.#send(clientEventOf(message))
+      budget--
+    }
+    if (envelopes.length > 0) this.#send({ type: "MESSAGE", envelopes })
+    if (this.#phase.name === "app" && this.#inboxHead < inbox.length) {
+      this.#pause()
+      if (!this.#drainScheduled) {
+        this.#drainScheduled = true
+        setImmediate(() => this.#guard(() => this.#drain()))
+      }
+      return
+    }
+    if (inbox.length > 0) {
+      this.#inbox = []
+      this.#inboxHead = 0
+    }
+    if (this.#endPending) {
+      // The client closed while its last messages waited their turn: now it may be told.
+      this.#endPending = false
+      if (this.#socketGone) this.#onSocketClosed()
+      else if (this.#phase.name !== "closed") this.#tell({ type: "TRANSPORT_CLOSED" })
+      return
+    }
+    if (this.#phase.name === "app") this.#resume()
+  }
+
+  #pause(): void {
+    if (this.#paused) return
+    this.#paused = true
+    this.#options.socket.pause()
+  }
+
+  #resume(): void {
+    if (!this.#paused) return
+    this.#paused = false
+    this.#options.socket.resume()
   }
 
   #send(event: ClientOpcodeEvent | { readonly type: "CLIENT_ACTIVE" }): void {
@@ -255,18 +358,20 @@ export class ConnectionBridge {
     }
   }
 
-  #queue(messages: ReadonlyArray<ServerMessage>): void {
+  /** Queues server messages or relayed envelopes; the bound is checked before anything is sealed. */
+  #queue(items: ReadonlyArray<Outgoing>): void {
     if (this.#phase.name === "closed") return
-    for (const message of messages) {
-      const encoded = encodeServerMessage(message)
-      this.#pending.push(encoded)
-      this.#pendingBytes += encoded.length
+    for (const item of items) {
+      const size =
+        item instanceof Uint8Array ? MESSAGE_HEADER_BYTES + item.length : encodedServerMessageLength(item)
+      this.#pending.push(item)
+      this.#sizes.push(size)
+      this.#pendingBytes += size
     }
-    // The bound is checked before anything is sealed or written: a client that floods requests
-    // without reading replies is cut off here, not after its replies piled up.
+    // A client that floods requests without reading replies is cut off here, not after its
+    // replies piled up.
     if (this.#options.socket.writableLength + this.#pendingBytes > this.#options.maxOutboundBytes) {
-      this.#pending = []
-      this.#pendingBytes = 0
+      this.#dropPending()
       this.#fail(ErrorCode.SlowConsumer)
       return
     }
@@ -276,24 +381,57 @@ export class ConnectionBridge {
     }
   }
 
-  /** Seals everything queued into as few records as fit, and writes them in one go. */
+  /**
+   * Seals everything queued into as few records as fit, encoded straight into one buffer and
+   * sealed in place (no per-message buffers, no copies but the envelopes' own), one write.
+   */
   #flush(): void {
     this.#flushScheduled = false
     const channel = this.#channel
     if (this.#pending.length === 0 || channel === undefined || this.#phase.name !== "app") return
-    const frames: Uint8Array[] = []
-    this.#pendingBytes = 0
-    for (const plaintext of batchMessages(this.#pending.splice(0))) {
-      const sealed = channel.sealer.seal(plaintext)
+    const pending = this.#pending
+    const sizes = this.#sizes
+    // Record boundaries: consecutive items while their plaintext fits in one record.
+    const ends: number[] = []
+    let total = 0
+    let plaintext = 0
+    for (let i = 0; i < sizes.length; i++) {
+      const size = sizes[i]!
+      if (size > MAX_RECORD_PLAINTEXT) throw new RangeError(`a message of ${size} bytes cannot fit a record`)
+      if (plaintext + size > MAX_RECORD_PLAINTEXT) {
+        ends.push(i)
+        total += recordFrameLength(plaintext)
+        plaintext = 0
+      }
+      plaintext += size
+    }
+    ends.push(sizes.length)
+    total += recordFrameLength(plaintext)
+    const out = Buffer.allocUnsafe(total)
+    let frameStart = 0
+    let item = 0
+    for (const end of ends) {
+      let offset = frameStart + RECORD_PLAINTEXT_OFFSET
+      for (; item < end; item++) offset = writeOutgoing(out, offset, pending[item]!)
+      const plaintextLength = offset - frameStart - RECORD_PLAINTEXT_OFFSET
+      const sealed = channel.sealer.sealInPlace(out, frameStart, plaintextLength)
       if (Result.isFailure(sealed)) {
+        this.#dropPending()
         this.#fail(sealed.failure.code)
         return
       }
-      frames.push(sealed.success)
+      frameStart += recordFrameLength(plaintextLength)
     }
-    this.#write(frames)
+    this.#dropPending()
+    this.#write([out])
     if (this.#options.socket.writableLength > this.#options.maxOutboundBytes)
       this.#fail(ErrorCode.SlowConsumer)
+  }
+
+  #dropPending(): void {
+    this.#pending = []
+    this.#sizes = []
+    this.#pendingBytes = 0
   }
 
   #write(frames: ReadonlyArray<Uint8Array>): void {
@@ -331,11 +469,17 @@ export class ConnectionBridge {
     this.#settleLogin()
     this.#wipe()
     const { socket } = this.#options
+    this.#resume() // read (and discard) until the client's FIN, so the socket closes promptly
     socket.end()
     setTimeout(() => socket.destroy(), this.#options.closeGraceMs).unref()
   }
 
   #onSocketClosed(): void {
+    this.#socketGone = true
+    if (this.#phase.name === "app" && this.#inboxHead < this.#inbox.length) {
+      this.#endPending = true // #drain calls back once the client's last messages were handled
+      return
+    }
     if (this.#phase.name !== "closed") {
       this.#phase = { name: "closed" }
       this.#tell({ type: "TRANSPORT_CLOSED" })
@@ -353,8 +497,9 @@ export class ConnectionBridge {
 
   #wipe(): void {
     if (this.#channel !== undefined) closeRecordChannel(this.#channel)
-    this.#pending = []
-    this.#pendingBytes = 0
+    this.#dropPending()
+    this.#inbox = []
+    this.#inboxHead = 0
   }
 
   /** Ends the socket now (server shutdown past its grace period, supervisor gave up). */

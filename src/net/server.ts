@@ -8,7 +8,7 @@ import { createServer, type Server, type Socket } from "node:net"
 import { Data, Effect, FiberSet } from "effect"
 import { createActor, type InspectionEvent } from "xstate"
 import type { ConnectionLimits } from "../actors/connection.machine.ts"
-import { type ConnectionActor, supervisorMachine } from "../actors/supervisor.machine.ts"
+import { connectionActorOf, supervisorMachine } from "../actors/supervisor.machine.ts"
 import type { ServerCredentials } from "../crypto/handshake-server.ts"
 import { type Random, systemRandom } from "../crypto/primitives.ts"
 import { ErrorCode, encodeAlert, encodeFrame, errorCodeInfo } from "../protocol/index.ts"
@@ -97,7 +97,11 @@ export const serve = Effect.fn("Server.serve")(function* (config: ServerConfig, 
         ...(deps.inspect === undefined ? {} : { inspect: deps.inspect }),
       }).start(),
     ),
-    (actor) => Effect.sync(() => actor.stop()),
+    (actor) =>
+      Effect.sync(() => {
+        actor.send({ type: "HALT" })
+        actor.stop()
+      }),
   )
   supervisor.on("user.online", (e) => log.info("user.online", { connection: e.connectionId, user: e.name }))
   supervisor.on("user.offline", (e) => log.info("user.offline", { connection: e.connectionId, user: e.name }))
@@ -131,7 +135,7 @@ export const serve = Effect.fn("Server.serve")(function* (config: ServerConfig, 
     handshakes.set(address, inFlight + 1)
     const connectionId = `c${(++nextId).toString(36)}`
     supervisor.send({ type: "CONNECTION_OPENED", connectionId })
-    const actor = supervisor.getSnapshot().children[connectionId] as ConnectionActor | undefined
+    const actor = connectionActorOf(supervisor, connectionId)
     if (actor === undefined) {
       refuse(socket, ErrorCode.ShuttingDown)
       return
@@ -147,6 +151,7 @@ export const serve = Effect.fn("Server.serve")(function* (config: ServerConfig, 
       log,
       maxOutboundBytes: config.maxOutboundBytes,
       closeGraceMs: config.closeGraceMs,
+      activityIntervalMs: Math.min(1_000, config.limits.idlePingMs / 10),
       onLoginSettled: () => {
         const count = (handshakes.get(address) ?? 1) - 1
         if (count <= 0) handshakes.delete(address)

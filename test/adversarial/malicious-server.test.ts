@@ -11,7 +11,6 @@ import { afterEach, describe, expect, it } from "vitest"
 import { enqueueActions } from "xstate"
 import type { SupervisorEvent } from "../../src/actors/connection.events.ts"
 import {
-  type ConnectionActor,
   type SupervisorContext,
   type SupervisorInputEvent,
   supervisorMachine,
@@ -56,10 +55,9 @@ const honestRoute = supervisorMachine.implementations.actions.route!
 const lyingSupervisor = (lie: Lie) =>
   supervisorMachine.provide({
     actions: {
-      route: enqueueActions(({ context, event, enqueue, self }) => {
-        const children = self.getSnapshot().children as Record<string, ConnectionActor | undefined>
+      route: enqueueActions(({ context, event, enqueue }) => {
         const tell = (connectionId: string | undefined, message: SupervisorEvent): void => {
-          const child = connectionId === undefined ? undefined : children[connectionId]
+          const child = connectionId === undefined ? undefined : context.connections.get(connectionId)
           if (child?.getSnapshot().status === "active") enqueue.sendTo(child, message)
         }
         if (!lie({ context, event, tell })) enqueue(honestRoute as Parameters<typeof enqueue>[0])

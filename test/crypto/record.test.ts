@@ -1,7 +1,14 @@
 import { Result } from "effect"
 import { describe, expect, it } from "vitest"
 import { expandDirectionKeys } from "../../src/crypto/key-schedule.ts"
-import { makeRecordChannel, type RecordChannel, RecordOpener, RecordSealer } from "../../src/crypto/record.ts"
+import {
+  makeRecordChannel,
+  RECORD_PLAINTEXT_OFFSET,
+  type RecordChannel,
+  RecordOpener,
+  RecordSealer,
+  recordFrameLength,
+} from "../../src/crypto/record.ts"
 import { Direction } from "../../src/protocol/constants.ts"
 import { FrameDecoder } from "../../src/protocol/frame.ts"
 import { seededRandom } from "../support/random.ts"
@@ -149,5 +156,34 @@ describe("record channel", () => {
     const replay = server.opener.open(body(first))
     expect(Result.isFailure(replay) && replay.failure.message).toMatch(/replay/)
     expect(Result.isFailure(replay) && replay.failure.message).toMatch(/expected counter 1, got 0/)
+  })
+
+  it("seals in place the same bytes as seal, several records side by side in one buffer", () => {
+    const a = pair()
+    const b = pair()
+    const texts = ["first", "x".repeat(1000), "third"]
+    const expected = Buffer.concat(texts.map((text) => seal(a.client, text)))
+    const out = Buffer.alloc(texts.reduce((n, text) => n + recordFrameLength(text.length), 0))
+    let offset = 0
+    for (const text of texts) {
+      out.write(text, offset + RECORD_PLAINTEXT_OFFSET)
+      expect(Result.isSuccess(b.client.sealer.sealInPlace(out, offset, text.length))).toBe(true)
+      offset += recordFrameLength(text.length)
+    }
+    expect(out.equals(expected)).toBe(true)
+    expect(() => b.client.sealer.sealInPlace(out, 0, out.length)).toThrow(RangeError)
+  })
+
+  it("opens in place: the plaintext is a view of the body; tampering and replay still fail", () => {
+    const { client, server } = pair()
+    const frame = Buffer.from(seal(client, "in place"))
+    const opened = Result.getOrThrow(server.opener.openInPlace(body(frame)))
+    expect(Buffer.from(opened).toString()).toBe("in place")
+    expect(opened.buffer).toBe(frame.buffer)
+    const replayed = Buffer.from(seal(pair().client, "in place"))
+    expect(reason(server.opener.openInPlace(body(replayed)))).toBe("Replayed")
+    const second = Buffer.from(seal(client, "second"))
+    second[second.length - 1]! ^= 1
+    expect(reason(server.opener.openInPlace(body(second)))).toBe("Tampered")
   })
 })

@@ -228,6 +228,7 @@ export const predict = (before: ModelSnapshot, event: ConnectionEvent): Predicti
         toClient.push(...emitted.messages.map((message) => message.type))
         for (const message of emitted.messages) if (message.type === "Error") errorCodes.push(message.code)
       }
+      if (emitted?.type === "relay") toClient.push(...emitted.envelopes.map(() => "Message"))
       if (emitted?.type === "close") close = emitted.code === undefined ? {} : { code: emitted.code }
       const peerMessage = peerMessageFor(action.type, snapshot, step)
       if (peerMessage !== undefined) toPeer.push(peerMessage)
@@ -239,6 +240,7 @@ export const predict = (before: ModelSnapshot, event: ConnectionEvent): Predicti
 
 type EmittedEvent =
   | { readonly type: "outbound"; readonly messages: ReadonlyArray<ServerMessage> }
+  | { readonly type: "relay"; readonly envelopes: ReadonlyArray<Uint8Array> }
   | { readonly type: "close"; readonly code?: number }
 
 /** Every transition definition of the chart, with a readable label. */

@@ -11,7 +11,7 @@ import { createActor, setup } from "xstate"
 import { getShortestPaths } from "xstate/graph"
 import type { ConnectionEvent } from "../../src/actors/connection.events.ts"
 import { defaultConnectionLimits } from "../../src/actors/connection.machine.ts"
-import type { ConnectionActor } from "../../src/actors/supervisor.machine.ts"
+import { type ConnectionActor, connectionActorOf } from "../../src/actors/supervisor.machine.ts"
 import type { ClientLink } from "../../src/client/link.ts"
 import { type ClientMessage, ErrorCode } from "../../src/protocol/index.ts"
 import { login } from "../support/chat.ts"
@@ -143,9 +143,7 @@ const drive = async (world: World, event: ConnectionEvent, before: ModelSnapshot
 
 const realState = (world: World): unknown => {
   const actor =
-    world.aliceId === undefined
-      ? undefined
-      : (server.server.supervisor.getSnapshot().children[world.aliceId] as ConnectionActor | undefined)
+    world.aliceId === undefined ? undefined : connectionActorOf(server.server.supervisor, world.aliceId)
   const snapshot = actor?.getSnapshot()
   return snapshot === undefined || snapshot.status !== "active" ? "closing" : snapshot.value
 }
@@ -352,6 +350,7 @@ describe("race-only transitions, at the actor level", () => {
       ).start()
       const child = parent.getSnapshot().children.c as unknown as ConnectionActor
       child.on("outbound", ({ messages }) => outbound.push(...messages.map((message) => message.type)))
+      child.on("relay", ({ envelopes }) => outbound.push(...envelopes.map(() => "Message")))
       let snapshot = initialSnapshot()
       for (const event of race.events) {
         child.send(event)

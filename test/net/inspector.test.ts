@@ -11,7 +11,11 @@ import type { Browser, Page } from "playwright-core"
 import { afterEach, describe, expect, it } from "vitest"
 import { createActor } from "xstate"
 import { connectionMachine } from "../../src/actors/connection.machine.ts"
-import { type ConnectionActor, supervisorMachine } from "../../src/actors/supervisor.machine.ts"
+import {
+  type ConnectionActor,
+  connectionActorOf,
+  supervisorMachine,
+} from "../../src/actors/supervisor.machine.ts"
 import type { ClientLink } from "../../src/client/link.ts"
 import { InspectorTracker, type RunningInspector, startInspector } from "../../src/net/inspector.ts"
 import { establishChat, hear, login, say } from "../support/chat.ts"
@@ -176,7 +180,7 @@ describe("InspectorTracker", () => {
     const supervisor = createActor(machine, { inspect: tracker.inspect }).start()
     const open = (connectionId: string) => {
       supervisor.send({ type: "CONNECTION_OPENED", connectionId })
-      return supervisor.getSnapshot().children[connectionId] as ConnectionActor
+      return connectionActorOf(supervisor, connectionId) as ConnectionActor
     }
     const user = { name: "alice", identityKey: new Uint8Array(32).fill(1) }
     return { tracker, supervisor, open, user }
@@ -211,6 +215,7 @@ describe("InspectorTracker", () => {
     open("c2")
     expect(tracker.current().total).toBe(1)
     expect(moves(tracker)).toContain("c1 xstate.error.actor.c1: authenticating > failed")
+    supervisor.send({ type: "HALT" }) // as src/net/server.ts does before stopping it
     supervisor.stop()
     expect(tracker.current()).toMatchObject({ total: 0, counts: {}, supervisor: { status: "stopped" } })
     expect(moves(tracker).at(-1)).toBe("c2 xstate.stop: authenticating > stopped")

@@ -157,3 +157,27 @@ describe("a client that never reads", () => {
     await waitFor(() => server!.server.connectionCount() === 3)
   })
 })
+
+describe("a client that packs thousands of requests into its records", () => {
+  it("is served in turns: every PONG arrives in order, and another client is answered in between", async () => {
+    server = await startTestServer({ users: ["trudy", "alice"] })
+    const [trudy, alice] = await Promise.all([connectLink("trudy"), connectLink("alice")])
+    const arrivals: string[] = []
+    const values: bigint[] = []
+    const count = 5_000 // 55,000 bytes: one record, read by the server in one go
+    trudy.onMessage((message) => {
+      if (message.type !== "Pong") return
+      values.push(message.value)
+      // alice asks as soon as the server has answered trudy's first turn
+      if (values.length === 1) alice.send({ type: "Ping", value: 7n })
+      if (values.length === count) arrivals.push("trudy done")
+    })
+    alice.onMessage((message) => {
+      if (message.type === "Pong") arrivals.push("alice")
+    })
+    trudy.send(...Array.from({ length: count }, (_, i) => ({ type: "Ping" as const, value: BigInt(i) })))
+    await waitFor(() => values.length === count && arrivals.includes("alice"))
+    expect(values).toEqual(Array.from({ length: count }, (_, i) => BigInt(i)))
+    expect(arrivals).toEqual(["alice", "trudy done"])
+  })
+})

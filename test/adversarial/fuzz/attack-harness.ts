@@ -6,7 +6,6 @@
  */
 import { connect, type Socket } from "node:net"
 import { Result } from "effect"
-import type { ConnectionActor } from "../../../src/actors/supervisor.machine.ts"
 import { decodeAlert, FrameDecoder, FrameType } from "../../../src/protocol/index.ts"
 import { login } from "../../support/chat.ts"
 import { startTestServer, type TestServer } from "../../support/server.ts"
@@ -141,12 +140,9 @@ export const runAttack = async (
 
 /** Connection actors still authenticating: the handshakes in flight that admission limits count. */
 export const handshakesInFlight = (server: TestServer): number => {
-  const children = server.server.supervisor.getSnapshot().children as Record<
-    string,
-    ConnectionActor | undefined
-  >
   let count = 0
-  for (const child of Object.values(children)) if (child?.getSnapshot().value === "authenticating") count++
+  for (const child of server.server.supervisor.getSnapshot().context.connections.values())
+    if (child.getSnapshot().value === "authenticating") count++
   return count
 }
 
