@@ -13,6 +13,9 @@ export interface FrameDecoderOptions {
   readonly maxBody?: number
 }
 
+/** The result of a push that completed no frame: shared, so such a push allocates nothing. */
+const noFrames: Result.Result<ReadonlyArray<Uint8Array>, ProtocolError> = Result.succeed(Object.freeze([]))
+
 const readU32 = (bytes: Uint8Array, offset: number): number =>
   bytes[offset]! * 0x1000000 + ((bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!)
 
@@ -21,7 +24,10 @@ const readU32 = (bytes: Uint8Array, offset: number): number =>
  * the ws receiver. Memory is bounded by `maxBody + 4` whatever the peer sends: a body that lies
  * wholly inside one chunk is returned as a zero-copy view of that chunk (so callers must not
  * reuse pushed chunks); a body split across chunks is copied once into a buffer of exactly its
- * size. Once failed, the decoder stays failed and returns the same error.
+ * size. A push that completes no frame allocates nothing (a peer trickling one byte per read costs
+ * no garbage). Once failed, the decoder stays failed and returns the same error; when the bad
+ * header follows complete frames in the same chunk, those frames are returned first and the error
+ * is reported by the next push (and by end()).
  */
 export class FrameDecoder {
   readonly #maxBody: number
@@ -32,6 +38,8 @@ export class FrameDecoder {
   #body: Uint8Array | undefined = undefined
   #bodyFill = 0
   #failure: ProtocolError | undefined = undefined
+  /** The body #readBody just completed, handed to push (so no array is allocated until one is). */
+  #completed: Uint8Array | undefined = undefined
 
   constructor(options: FrameDecoderOptions = {}) {
     const maxBody = options.maxBody ?? MAX_FRAME_BODY
@@ -46,16 +54,41 @@ export class FrameDecoder {
     return this.#bodyLength === 0 ? this.#headerFill : FRAME_HEADER_BYTES + this.#bodyFill
   }
 
-  /** Feeds one chunk; returns the bodies (without length prefix) of the frames it completed. */
+  /**
+   * The error this decoder has failed with, if any. Set as soon as a bad header is read, so it may
+   * be set while the push that read it still succeeded (returning the frames before it): a caller
+   * that wants to act on the error at once, rather than on the next push, checks it after a push.
+   */
+  get failure(): ProtocolError | undefined {
+    return this.#failure
+  }
+
+  /**
+   * Feeds one chunk; returns the bodies (without length prefix) of the frames it completed. A bad
+   * header fails the push at once unless complete frames precede it in this chunk: then those are
+   * returned, and the error is returned by every later push and by end().
+   */
   push(chunk: Uint8Array): Result.Result<ReadonlyArray<Uint8Array>, ProtocolError> {
     if (this.#failure !== undefined) return Result.fail(this.#failure)
-    const frames: Uint8Array[] = []
+    let frames: Uint8Array[] | undefined
     let pos = 0
     while (pos < chunk.length) {
-      pos = this.#bodyLength === 0 ? this.#readHeader(chunk, pos) : this.#readBody(chunk, pos, frames)
-      if (this.#failure !== undefined) return Result.fail(this.#failure)
+      if (this.#bodyLength === 0) {
+        pos = this.#readHeader(chunk, pos)
+        if (this.#failure !== undefined) {
+          return frames === undefined ? Result.fail(this.#failure) : Result.succeed(frames)
+        }
+      } else {
+        pos = this.#readBody(chunk, pos)
+        const frame = this.#completed
+        if (frame !== undefined) {
+          this.#completed = undefined
+          if (frames === undefined) frames = [frame]
+          else frames.push(frame)
+        }
+      }
     }
-    return Result.succeed(frames)
+    return frames === undefined ? noFrames : Result.succeed(frames)
   }
 
   /** Call when the stream ends: fails with TruncatedStream if a frame is incomplete. */
@@ -98,12 +131,12 @@ export class FrameDecoder {
     return pos
   }
 
-  #readBody(chunk: Uint8Array, pos: number, frames: Uint8Array[]): number {
+  #readBody(chunk: Uint8Array, pos: number): number {
     const length = this.#bodyLength
     const available = chunk.length - pos
     if (this.#body === undefined) {
       if (available >= length) {
-        frames.push(chunk.subarray(pos, pos + length))
+        this.#completed = chunk.subarray(pos, pos + length)
         this.#bodyLength = 0
         return pos + length
       }
@@ -113,7 +146,7 @@ export class FrameDecoder {
     this.#body.set(n === chunk.length ? chunk : chunk.subarray(pos, pos + n), this.#bodyFill)
     this.#bodyFill += n
     if (this.#bodyFill === length) {
-      frames.push(this.#body)
+      this.#completed = this.#body
       this.#body = undefined
       this.#bodyFill = 0
       this.#bodyLength = 0

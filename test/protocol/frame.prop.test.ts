@@ -1,11 +1,12 @@
 /**
- * Property tests of the frame decoder: any split of any stream, every truncation, random bytes.
+ * Property tests of the frame decoder: any split of any stream, every truncation, frames then a
+ * bad header, random bytes.
  */
 import { Result } from "effect"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { encodeFrame, FrameDecoder, ProtocolError } from "../../src/protocol/index.ts"
-import { hex, ok, reasonOf } from "./helpers.ts"
+import { failure, hex, ok, reasonOf } from "./helpers.ts"
 
 const body = fc.uint8Array({ minLength: 1, maxLength: 600 })
 const bodies = fc.array(body, { maxLength: 12 })
@@ -61,6 +62,56 @@ describe("FrameDecoder properties", () => {
           expect(frames.map(hex)).toEqual(list.slice(0, frames.length).map(hex))
         }
       }),
+    )
+  })
+
+  it("good frames then a bad header, split anywhere: every good frame, then the same error", () => {
+    const badLength = fc.oneof(fc.constant(0), fc.integer({ min: 65_564, max: 0xffffffff }))
+    fc.assert(
+      fc.property(
+        bodies,
+        badLength,
+        fc.uint8Array({ maxLength: 40 }),
+        fc.array(fc.nat(), { maxLength: 20 }),
+        (list, length, trailing, cuts) => {
+          const header = new Uint8Array(4)
+          new DataView(header.buffer).setUint32(0, length)
+          const stream = Uint8Array.from(Buffer.concat([encodeAll(list), header, trailing]))
+          const reference = new FrameDecoder().push(header)
+          if (Result.isSuccess(reference)) throw new Error("the bad header alone must fail")
+          for (const chunks of [[stream], split(stream, cuts)]) {
+            const decoder = new FrameDecoder()
+            const frames: Uint8Array[] = []
+            let error: ProtocolError | undefined
+            for (const chunk of chunks) {
+              const result = decoder.push(chunk)
+              if (Result.isFailure(result)) {
+                expect(error === undefined || result.failure === error).toBe(true)
+                error = result.failure
+              } else {
+                expect(error).toBeUndefined()
+                frames.push(...result.success)
+              }
+            }
+            expect(frames.map(hex)).toEqual(list.map(hex))
+            const end = decoder.end()
+            if (Result.isSuccess(end)) throw new Error("end() must report the bad header")
+            expect(error === undefined || end.failure === error).toBe(true)
+            expect(end.failure.code).toBe(reference.failure.code)
+            expect(end.failure.message).toBe(reference.failure.message)
+            expect(decoder.bufferedBytes).toBe(0)
+          }
+          // In one chunk: the frames come back now (if any), the error with the next push.
+          const whole = new FrameDecoder()
+          const first = whole.push(stream)
+          if (list.length > 0) {
+            expect(ok(first).length).toBe(list.length)
+            expect(failure(whole.push(new Uint8Array(0))).message).toBe(reference.failure.message)
+          } else {
+            expect(failure(first).message).toBe(reference.failure.message)
+          }
+        },
+      ),
     )
   })
 

@@ -131,6 +131,85 @@ describe("FrameDecoder", () => {
     expect(failure(truncated.push(fromHex("000001")))).toBe(error)
   })
 
+  describe("a bad header after complete frames in the same chunk", () => {
+    const good = [fromHex("01"), fromHex("17 aa bb")]
+    const tooLarge = fromHex("ffffffff")
+    const zero = fromHex("00000000")
+    /** The error a bad header alone produces on a fresh decoder (the reference). */
+    const alone = (header: Uint8Array) => failure(new FrameDecoder().push(header))
+
+    for (const [name, header] of [
+      ["FrameTooLarge", tooLarge],
+      ["EmptyFrame", zero],
+    ] as const) {
+      it(`returns the frames before it; ${name} is reported by the next push, end() and on`, () => {
+        const decoder = new FrameDecoder()
+        const frames = ok(decoder.push(concat(...good.map(encodeFrame), header, fromHex("00000001 01"))))
+        expect(frames.map(hex)).toEqual(good.map(hex))
+        expect(decoder.bufferedBytes).toBe(0)
+        const error = decoder.failure!
+        expect(error.reason).toBe(name)
+        expect(error.code).toBe(alone(header).code)
+        expect(error.message).toBe(alone(header).message)
+        expect(failure(decoder.push(encodeFrame(fromHex("01"))))).toBe(error)
+        expect(failure(decoder.push(new Uint8Array(0)))).toBe(error)
+        expect(failure(decoder.end())).toBe(error)
+        expect(failure(decoder.push(fromHex("02")))).toBe(error)
+      })
+    }
+
+    it("end() right after reports it too", () => {
+      const decoder = new FrameDecoder()
+      expect(ok(decoder.push(concat(encodeFrame(fromHex("01")), zero))).length).toBe(1)
+      expect(failure(decoder.end())).toBe(decoder.failure)
+      expect(reasonOf(decoder.push(fromHex("01")))).toBe("EmptyFrame")
+    })
+
+    it("counts a frame completed by this chunk whose start came in an earlier one", () => {
+      const decoder = new FrameDecoder()
+      const first = encodeFrame(fromHex("0a0b0c"))
+      expect(ok(decoder.push(first.subarray(0, 5)))).toEqual([])
+      expect(ok(decoder.push(concat(first.subarray(5), tooLarge))).map(hex)).toEqual(["0a0b0c"])
+      expect(reasonOf(decoder.push(fromHex("01")))).toBe("FrameTooLarge")
+    })
+
+    it("fails at once when no frame precedes it in the chunk", () => {
+      const decoder = new FrameDecoder()
+      expect(decoder.failure).toBeUndefined()
+      const error = failure(decoder.push(tooLarge))
+      expect(error).toEqual(alone(tooLarge))
+      expect(decoder.failure).toBe(error)
+
+      // the frames went out with an earlier chunk; the bad header's own chunk fails
+      const later = new FrameDecoder()
+      expect(ok(later.push(concat(encodeFrame(fromHex("01")), zero.subarray(0, 2)))).length).toBe(1)
+      expect(later.failure).toBeUndefined()
+      expect(failure(later.push(zero.subarray(2))).message).toBe(alone(zero).message)
+    })
+
+    it("applies to a length above a smaller maxBody too", () => {
+      const decoder = new FrameDecoder({ maxBody: 2 })
+      const frames = ok(decoder.push(concat(encodeFrame(fromHex("0102")), encodeFrame(fromHex("010203")))))
+      expect(frames.map(hex)).toEqual(["0102"])
+      expect(failure(decoder.push(new Uint8Array(0))).message).toContain("maximum 2")
+    })
+  })
+
+  it("allocates nothing for a push that completes no frame (one byte per push)", () => {
+    const decoder = new FrameDecoder()
+    const frame = encodeFrame(new Uint8Array(100).fill(3))
+    const results = Array.from(frame.subarray(0, frame.length - 1), (byte) =>
+      decoder.push(Uint8Array.of(byte)),
+    )
+    // every one of these pushes returned the same shared result: no array, no Result per byte
+    expect(new Set(results).size).toBe(1)
+    expect(ok(results[0]!)).toEqual([])
+    expect(Object.isFrozen(ok(results[0]!))).toBe(true)
+    expect(ok(decoder.push(frame.subarray(frame.length - 1))).map(hex)).toEqual([
+      hex(new Uint8Array(100).fill(3)),
+    ])
+  })
+
   it("ignores empty chunks", () => {
     const decoder = new FrameDecoder()
     expect(ok(decoder.push(new Uint8Array(0)))).toEqual([])
