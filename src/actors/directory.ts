@@ -1,7 +1,10 @@
 /**
  * The supervisor's directory: who is online on which connection, and who is in a request or chat
- * with whom. Pure bookkeeping with O(1) updates; every routing decision the supervisor makes is a
- * question asked here. Owned by exactly one supervisor actor; never shared. docs/protocol.md §11.
+ * with whom. Pure bookkeeping; every routing decision the supervisor makes is a question asked
+ * here. Lookups are O(1). The names LIST shows (online, not in a conversation) are kept in a sorted
+ * array maintained as they change (a binary search, then one splice: a memmove, no sort), so a LIST
+ * costs O(log N + MAX_LIST_NAMES) however many users are online. Owned by exactly one supervisor
+ * actor; never shared. docs/protocol.md §11.
  */
 import { MAX_LIST_NAMES } from "../protocol/constants.ts"
 import { NotFoundReason } from "../protocol/opcodes.ts"
@@ -26,10 +29,27 @@ export interface PeerRef {
   readonly connectionId: ConnectionId
 }
 
+/**
+ * Index of the first name in `sorted` that is not less than `name`, in the order of a default
+ * `Array.prototype.sort` (UTF-16 code units, which is also the order of `<` on strings).
+ */
+const lowerBound = (sorted: ReadonlyArray<string>, name: string): number => {
+  let low = 0
+  let high = sorted.length
+  while (low < high) {
+    const mid = (low + high) >>> 1
+    if (sorted[mid]! < name) low = mid + 1
+    else high = mid
+  }
+  return low
+}
+
 export class Directory {
   readonly #users = new Map<string, Entry>()
   readonly #names = new Map<ConnectionId, string>()
   readonly #conversations = new Map<string, Conversation>()
+  /** Available names (online and not in a conversation), sorted; see #refresh. */
+  readonly #available: string[] = []
 
   get onlineCount(): number {
     return this.#users.size
@@ -64,6 +84,7 @@ export class Directory {
     if (previous !== undefined) this.#names.delete(previous.connectionId)
     this.#users.set(user.name, { connectionId, user })
     this.#names.set(connectionId, user.name)
+    this.#refresh(user.name)
     return {
       ...(previous === undefined ? {} : { displaced: previous.connectionId }),
       ...(orphanedPeer === undefined ? {} : { orphanedPeer }),
@@ -77,20 +98,20 @@ export class Directory {
     this.#names.delete(connectionId)
     const peer = this.endConversation(name)
     this.#users.delete(name)
+    this.#refresh(name)
     return peer === undefined ? { name } : { name, peer }
   }
 
   /** Available users (online, not in a conversation) other than `asker`, sorted, capped. */
   list(asker: string): { readonly total: number; readonly names: ReadonlyArray<string> } {
-    const names: string[] = []
-    for (const name of this.#users.keys()) {
-      if (name !== asker && !this.#conversations.has(name)) names.push(name)
-    }
-    names.sort()
-    return {
-      total: names.length,
-      names: names.length > MAX_LIST_NAMES ? names.slice(0, MAX_LIST_NAMES) : names,
-    }
+    const available = this.#available
+    const at = lowerBound(available, asker)
+    const askerAvailable = available[at] === asker
+    const total = askerAvailable ? available.length - 1 : available.length
+    if (!askerAvailable || at >= MAX_LIST_NAMES) return { total, names: available.slice(0, MAX_LIST_NAMES) }
+    const names = available.slice(0, MAX_LIST_NAMES + 1)
+    names.splice(at, 1)
+    return { total, names }
   }
 
   /** Opens a request from → to, or says why not (exact name match; no prefixes). */
@@ -101,6 +122,8 @@ export class Directory {
     if (this.#conversations.has(to) || this.#conversations.has(from)) return { refused: NotFoundReason.Busy }
     this.#conversations.set(from, { peer: to, role: "requester", phase: "requested" })
     this.#conversations.set(to, { peer: from, role: "accepter", phase: "requested" })
+    this.#refresh(from)
+    this.#refresh(to)
     return { target }
   }
 
@@ -139,7 +162,22 @@ export class Directory {
     this.#conversations.delete(name)
     if (this.#conversations.get(conversation.peer)?.peer === name)
       this.#conversations.delete(conversation.peer)
+    this.#refresh(name)
+    this.#refresh(conversation.peer)
     const entry = this.#users.get(conversation.peer)
     return entry === undefined ? undefined : { name: conversation.peer, connectionId: entry.connectionId }
+  }
+
+  /**
+   * Puts `name` in or out of the available index to match the maps: the one place the index
+   * changes, called for every name whose online or conversation state may just have changed
+   * (advance only changes a phase, which LIST does not look at).
+   */
+  #refresh(name: string): void {
+    const available = this.#users.has(name) && !this.#conversations.has(name)
+    const at = lowerBound(this.#available, name)
+    const listed = this.#available[at] === name
+    if (available && !listed) this.#available.splice(at, 0, name)
+    else if (!available && listed) this.#available.splice(at, 1)
   }
 }
