@@ -44,15 +44,30 @@ const profiled = async (
   })
 }
 
+/** `--profile-pairs N` and `--profile-size BYTES` change the relay profile's load (default 100 × 16 B). */
+const profileOption = (name: string, fallback: number): number => {
+  const index = process.argv.indexOf(`--profile-${name}`)
+  const value = index >= 0 ? Number(process.argv[index + 1]) : fallback
+  return Number.isInteger(value) && value > 0 ? value : fallback
+}
+const PROFILE_PAIRS = profileOption("pairs", 100)
+const PROFILE_SIZE = profileOption("size", 16)
+
 const relayProfile = (ctx: BenchContext) =>
-  profiled(ctx, "relay-100-pairs-16B", async (server, mark) => {
-    const { agents } = await openPairs(ctx, "onechat", server.port, pairSpecs(100))
-    const lanes = 200
-    const perLane = Math.ceil((ctx.quick ? 60_000 : 400_000) / lanes)
-    await burst(agents, server, { target: "onechat", size: 16, perLane: Math.ceil(perLane / 10), lanes }) // warm-up
+  profiled(ctx, `relay-${PROFILE_PAIRS}-pairs-${PROFILE_SIZE}B`, async (server, mark) => {
+    const { agents } = await openPairs(ctx, "onechat", server.port, pairSpecs(PROFILE_PAIRS))
+    const lanes = 2 * PROFILE_PAIRS
+    const size = PROFILE_SIZE
+    // the same bytes whatever the size: 400,000 × 16 B (60,000 quick)
+    const messages = Math.max(
+      lanes * 4,
+      Math.ceil(((ctx.quick ? 60_000 : 400_000) * 16) / Math.max(16, size)),
+    )
+    const perLane = Math.ceil(messages / lanes)
+    await burst(agents, server, { target: "onechat", size, perLane: Math.ceil(perLane / 10), lanes }) // warm-up
     mark()
     for (let r = 0; r < 2; r++) {
-      const run = await burst(agents, server, { target: "onechat", size: 16, perLane, lanes })
+      const run = await burst(agents, server, { target: "onechat", size, perLane, lanes })
       ctx.log(`  profile burst ${r + 1}: ${run.rate.toFixed(0)} msg/s (the profiler slows the server)`)
       await sleep(100)
     }
@@ -79,6 +94,6 @@ const loginProfile = (ctx: BenchContext) =>
   })
 
 export const runProfileScenario = async (ctx: BenchContext): Promise<ProfileResult[]> => [
-  { ...(await relayProfile(ctx)), scenario: "relay: 100 pairs, 16 B bursts" },
+  { ...(await relayProfile(ctx)), scenario: `relay: ${PROFILE_PAIRS} pairs, ${PROFILE_SIZE} B bursts` },
   { ...(await loginProfile(ctx)), scenario: `logins: ${2 * LOGIN_CONCURRENCY} concurrent clients` },
 ]

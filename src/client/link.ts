@@ -20,17 +20,17 @@ import type { HandshakeError } from "../crypto/handshake-error.ts"
 import { wipeHandshakeSecrets } from "../crypto/key-schedule.ts"
 import type { VerifiedServerCertificate } from "../crypto/pki.ts"
 import { type Random, systemRandom, wipe } from "../crypto/primitives.ts"
-import { closeRecordChannel, type RecordChannel } from "../crypto/record.ts"
+import { closeRecordChannel, type RecordChannel, sealMessages } from "../crypto/record.ts"
 import {
-  batchMessages,
   type ClientMessage,
   decodeAlert,
   decodeServerMessages,
-  encodeClientMessage,
+  encodedClientMessageLength,
   expectFrameType,
   FrameDecoder,
   FrameType,
   type ServerMessage,
+  writeClientMessage,
 } from "../protocol/index.ts"
 import { describeLinkClosed, type LinkClosed, LinkError } from "./link-errors.ts"
 
@@ -308,7 +308,9 @@ class Link implements ClientLink {
   #resolveClosed: (closed: LinkClosed) => void = () => {}
   /** Set once: from then on nothing is read, delivered or sealed. */
   #ending: LinkClosed | undefined = undefined
-  #pending: Uint8Array[] = []
+  #pending: ClientMessage[] = []
+  /** Encoded size of each `#pending` message. */
+  #sizes: number[] = []
   #flushQueued = false
   #handler: ((message: ServerMessage) => void) | undefined = undefined
   #graceTimer: NodeJS.Timeout | undefined = undefined
@@ -341,7 +343,10 @@ class Link implements ClientLink {
 
   send(...messages: ReadonlyArray<ClientMessage>): void {
     if (this.#ending !== undefined) return
-    for (const message of messages) this.#pending.push(encodeClientMessage(message))
+    for (const message of messages) {
+      this.#sizes.push(encodedClientMessageLength(message)) // throws here on invalid data
+      this.#pending.push(message)
+    }
     if (!this.#flushQueued && this.#pending.length > 0) {
       this.#flushQueued = true
       queueMicrotask(this.#flush)
@@ -390,7 +395,7 @@ class Link implements ClientLink {
 
   close(options: { readonly quit?: boolean } = {}): void {
     if (this.#ending !== undefined) return
-    if (options.quit === true) this.#pending.push(encodeClientMessage({ type: "Quit" }))
+    if (options.quit === true) this.send({ type: "Quit" })
     this.#flush()
     this.#end({ reason: "local" }, true)
   }
@@ -425,7 +430,7 @@ class Link implements ClientLink {
   #open(body: Uint8Array): ReadonlyArray<ServerMessage> | string {
     const type = body[0] === FrameType.Record ? Result.void : expectFrameType(body, FrameType.Record)
     if (Result.isFailure(type)) return type.failure.message
-    const plaintext = this.#channel.opener.open(body)
+    const plaintext = this.#channel.opener.openInPlace(body) // the decoder's frames are ours
     if (Result.isFailure(plaintext)) return plaintext.failure.message
     const messages = decodeServerMessages(plaintext.success)
     return Result.isFailure(messages) ? messages.failure.message : messages.success
@@ -469,22 +474,19 @@ class Link implements ClientLink {
   readonly #flush = (): void => {
     this.#flushQueued = false
     const pending = this.#pending
+    const sizes = this.#sizes
     if (pending.length === 0) return
     this.#pending = []
+    this.#sizes = []
     if (this.#ending !== undefined || !this.#socket.writable) return // `closed` reports why
-    const plaintexts = batchMessages(pending)
-    const frames: Uint8Array[] = []
-    let total = 0
-    for (const plaintext of plaintexts) {
-      const sealed = this.#channel.sealer.seal(plaintext)
-      if (Result.isFailure(sealed)) {
-        this.#end({ reason: "protocol", message: sealed.failure.message }, false) // 2^48 records (§5.4)
-        return
-      }
-      frames.push(sealed.success)
-      total += sealed.success.length
+    const sealed = sealMessages(this.#channel.sealer, sizes, (target, offset, index) =>
+      writeClientMessage(target, offset, pending[index]!),
+    )
+    if (Result.isFailure(sealed)) {
+      this.#end({ reason: "protocol", message: sealed.failure.message }, false) // 2^48 records (§5.4)
+      return
     }
-    this.#socket.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames, total))
+    this.#socket.write(sealed.success)
   }
 
   /** Stops reading and sealing, wipes the keys, then closes the socket (gracefully: after a FIN). */

@@ -220,6 +220,48 @@ export class RecordOpener {
   }
 }
 
+/**
+ * Seals `sizes.length` queued messages, in order, into as few records as fit, all laid out in
+ * one buffer ready for a single socket write. `sizes[i]` is message i's encoded size (header
+ * included, at most `MAX_RECORD_PLAINTEXT`); `write(target, offset, i)` encodes message i at
+ * `offset` and returns the offset after it. One allocation for the whole batch: messages are
+ * encoded into the frames and sealed in place.
+ */
+export const sealMessages = (
+  sealer: RecordSealer,
+  sizes: ReadonlyArray<number>,
+  write: (target: Uint8Array, offset: number, index: number) => number,
+): Result.Result<Uint8Array, RecordError> => {
+  const ends: number[] = []
+  let total = 0
+  let plaintext = 0
+  for (let i = 0; i < sizes.length; i++) {
+    const size = sizes[i]!
+    if (size <= 0 || size > MAX_RECORD_PLAINTEXT)
+      throw new RangeError(`a message of ${size} bytes cannot fit a record`)
+    if (plaintext + size > MAX_RECORD_PLAINTEXT) {
+      ends.push(i)
+      total += recordFrameLength(plaintext)
+      plaintext = 0
+    }
+    plaintext += size
+  }
+  ends.push(sizes.length)
+  total += recordFrameLength(plaintext)
+  const out = Buffer.allocUnsafe(total)
+  let frameStart = 0
+  let index = 0
+  for (const end of ends) {
+    let offset = frameStart + RECORD_PLAINTEXT_OFFSET
+    for (; index < end; index++) offset = write(out, offset, index)
+    const plaintextLength = offset - frameStart - RECORD_PLAINTEXT_OFFSET
+    const sealed = sealer.sealInPlace(out, frameStart, plaintextLength)
+    if (Result.isFailure(sealed)) return Result.fail(sealed.failure)
+    frameStart += recordFrameLength(plaintextLength)
+  }
+  return Result.succeed(out)
+}
+
 /** Both directions of one connection, from one side's point of view. */
 export interface RecordChannel {
   readonly sealer: RecordSealer

@@ -19,12 +19,7 @@ import {
   serverVerifyClient,
 } from "../crypto/handshake-server.ts"
 import type { Random } from "../crypto/primitives.ts"
-import {
-  closeRecordChannel,
-  RECORD_PLAINTEXT_OFFSET,
-  type RecordChannel,
-  recordFrameLength,
-} from "../crypto/record.ts"
+import { closeRecordChannel, type RecordChannel, sealMessages } from "../crypto/record.ts"
 import {
   type ClientMessage,
   decodeClientMessages,
@@ -37,7 +32,6 @@ import {
   FrameDecoder,
   FrameType,
   isErrorCode,
-  MAX_RECORD_PLAINTEXT,
   MESSAGE_HEADER_BYTES,
   Opcode,
   type ServerMessage,
@@ -113,6 +107,8 @@ export class ConnectionBridge {
   #drainScheduled = false
   /** The client closed its side while `#inbox` still held messages: tell the actor once drained. */
   #endPending = false
+  /** Why the connection ends once `#inbox` is drained (see #failAfterDrain). */
+  #deferredFailure: { readonly code: number; readonly detail: string } | undefined
   /** The socket emitted "close". */
   #socketGone = false
   #paused = false
@@ -156,15 +152,16 @@ export class ConnectionBridge {
   }
 
   #onData(chunk: Buffer): void {
-    if (this.#phase.name === "closed") return
+    if (this.#phase.name === "closed" || this.#deferredFailure !== undefined) return
     const frames = this.#decoder.push(chunk)
     if (Result.isFailure(frames)) {
-      this.#fail(frames.failure.code, frames.failure.message)
+      this.#failAfterDrain(frames.failure.code, frames.failure.message)
+      this.#drain()
       return
     }
     for (const frame of frames.success) {
       if (this.#phase.name === "app") {
-        if (!this.#onRecord(frame)) return
+        if (!this.#onRecord(frame)) break
       } else if (this.#phase.name === "verifying") {
         this.#phase.queued.push(frame)
       } else if (this.#phase.name === "hello") {
@@ -173,8 +170,19 @@ export class ConnectionBridge {
         this.#onClientAuth(this.#phase.state, frame)
       }
     }
+    // A bad length header after this chunk's good frames: they are acted upon first.
+    const late = this.#decoder.failure
+    if (late !== undefined) this.#failAfterDrain(late.code, late.message)
     if (this.#phase.name === "app" && frames.success.length > 0) this.#noteActivity()
     this.#drain()
+  }
+
+  /**
+   * The connection must end with `code`, but only once the messages already accepted before the
+   * offending bytes were handled (in order, as if no turn limit existed). Nothing more is read.
+   */
+  #failAfterDrain(code: number, detail: string): void {
+    this.#deferredFailure ??= { code, detail }
   }
 
   /** Tells the actor the client is active, at most once per `activityIntervalMs`. */
@@ -247,25 +255,28 @@ export class ConnectionBridge {
     this.#options.log.info("login.verified", { connection: this.#options.connectionId, user: user.name })
     this.#lastActive = performance.now()
     this.#tell({ type: "LOGIN_VERIFIED", user })
-    for (const frame of queued) if (!this.#onRecord(frame)) return
+    for (const frame of queued) if (!this.#onRecord(frame)) break
     this.#drain()
   }
 
-  /** Opens one application record (in place) and queues its messages. False when it failed. */
+  /**
+   * Opens one application record (in place) and queues its messages. False when it failed: the
+   * connection then ends after what was queued before it (#failAfterDrain).
+   */
   #onRecord(frame: Uint8Array): boolean {
     const channel = this.#channel
     if (channel === undefined || frame[0] !== FrameType.Record) {
-      this.#fail(ErrorCode.Malformed, "Only records are allowed after login.")
+      this.#failAfterDrain(ErrorCode.Malformed, "Only records are allowed after login.")
       return false
     }
     const plaintext = channel.opener.openInPlace(frame)
     if (Result.isFailure(plaintext)) {
-      this.#fail(plaintext.failure.code, plaintext.failure.message)
+      this.#failAfterDrain(plaintext.failure.code, plaintext.failure.message)
       return false
     }
     const messages = decodeClientMessages(plaintext.success)
     if (Result.isFailure(messages)) {
-      this.#fail(messages.failure.code, messages.failure.message)
+      this.#failAfterDrain(messages.failure.code, messages.failure.message)
       return false
     }
     for (const message of messages.success) this.#inbox.push(message)
@@ -307,6 +318,13 @@ export class ConnectionBridge {
     if (inbox.length > 0) {
       this.#inbox = []
       this.#inboxHead = 0
+    }
+    const failure = this.#deferredFailure
+    if (failure !== undefined) {
+      this.#deferredFailure = undefined
+      this.#fail(failure.code, failure.detail)
+      if (this.#socketGone) this.#onSocketClosed()
+      return
     }
     if (this.#endPending) {
       // The client closed while its last messages waited their turn: now it may be told.
@@ -390,40 +408,15 @@ export class ConnectionBridge {
     const channel = this.#channel
     if (this.#pending.length === 0 || channel === undefined || this.#phase.name !== "app") return
     const pending = this.#pending
-    const sizes = this.#sizes
-    // Record boundaries: consecutive items while their plaintext fits in one record.
-    const ends: number[] = []
-    let total = 0
-    let plaintext = 0
-    for (let i = 0; i < sizes.length; i++) {
-      const size = sizes[i]!
-      if (size > MAX_RECORD_PLAINTEXT) throw new RangeError(`a message of ${size} bytes cannot fit a record`)
-      if (plaintext + size > MAX_RECORD_PLAINTEXT) {
-        ends.push(i)
-        total += recordFrameLength(plaintext)
-        plaintext = 0
-      }
-      plaintext += size
-    }
-    ends.push(sizes.length)
-    total += recordFrameLength(plaintext)
-    const out = Buffer.allocUnsafe(total)
-    let frameStart = 0
-    let item = 0
-    for (const end of ends) {
-      let offset = frameStart + RECORD_PLAINTEXT_OFFSET
-      for (; item < end; item++) offset = writeOutgoing(out, offset, pending[item]!)
-      const plaintextLength = offset - frameStart - RECORD_PLAINTEXT_OFFSET
-      const sealed = channel.sealer.sealInPlace(out, frameStart, plaintextLength)
-      if (Result.isFailure(sealed)) {
-        this.#dropPending()
-        this.#fail(sealed.failure.code)
-        return
-      }
-      frameStart += recordFrameLength(plaintextLength)
-    }
+    const sealed = sealMessages(channel.sealer, this.#sizes, (target, offset, index) =>
+      writeOutgoing(target, offset, pending[index]!),
+    )
     this.#dropPending()
-    this.#write([out])
+    if (Result.isFailure(sealed)) {
+      this.#fail(sealed.failure.code)
+      return
+    }
+    this.#write([sealed.success])
     if (this.#options.socket.writableLength > this.#options.maxOutboundBytes)
       this.#fail(ErrorCode.SlowConsumer)
   }

@@ -65,8 +65,8 @@ describe("resource attacks", { timeout: 90_000 }, () => {
     expect(report.rejected).toBe(2)
   })
 
-  // Known weakness (reported, not fixed here): the whole record is processed before the outbound
-  // bound is checked, so the stall and memory grow with users online × requests per record.
+  // The flooder's replies are counted against the outbound bound as they are queued, and its
+  // requests reach its actor EVENTS_PER_TURN at a time (src/net/connection-bridge.ts).
   it("a record packed with LIST requests: the flooder is cut off and the server recovers", async () => {
     const report = await requestFlood(40, 1)
     expectHealthy(report)
