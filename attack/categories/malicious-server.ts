@@ -78,6 +78,8 @@ const honestRoute = supervisorMachine.implementations.actions.route!
 const corruptingSupervisor = (plans: ReadonlyMap<string, Corruption>) =>
   supervisorMachine.provide({
     actions: {
+      // No direct chat line between transports: every MESSAGE passes through `route` (and the lie).
+      openChatLine: () => {},
       route: enqueueActions(({ context, event, enqueue }) => {
         const tell = (connectionId: string | undefined, message: SupervisorEvent): void => {
           const child = connectionId === undefined ? undefined : context.connections.get(connectionId)

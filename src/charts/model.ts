@@ -199,19 +199,13 @@ const actionUses = (node: AnyStateNode): ActionUse[] => [
 
 /**
  * Whether an action spawns `actor`: a `spawnChild(actor)` action, or (heuristic, for
- * `assign(({ spawn }) => spawn("actor", …))` and plain action functions) an assignment or function
- * whose source text calls spawn on it.
+ * `assign(({ spawn }) => spawn("actor", …))`) an assignment whose source text calls spawn on it.
  */
 const spawns = (implementation: unknown, actor: string): boolean => {
   const named = asNamed(implementation) as (Named & { src?: unknown; assignment?: unknown }) | undefined
   if (named === undefined) return false
   if (named.type === "xstate.spawnChild") return named.src === actor
-  const text =
-    typeof named.assignment === "function"
-      ? named.assignment.toString()
-      : typeof implementation === "function"
-        ? implementation.toString()
-        : ""
+  const text = typeof named.assignment === "function" ? named.assignment.toString() : ""
   return [`"${actor}"`, `'${actor}'`, `\`${actor}\``].some((quoted) => text.includes(`spawn(${quoted}`))
 }
 

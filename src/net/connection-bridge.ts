@@ -113,6 +113,12 @@ export class ConnectionBridge {
   #socketGone = false
   #paused = false
   #lastActive = 0
+  /**
+   * The chat peer's bridge while both connections are in `chatting.active` with each other (set
+   * and cleared by the supervisor's chat.open / chat.closed): MESSAGE runs go straight to it,
+   * with the same effect as MESSAGE → supervisor → PEER_MESSAGE → relay, minus three actor steps.
+   */
+  #relayTo: ConnectionBridge | undefined
   #pending: Outgoing[] = []
   /** Encoded size of each `#pending` item, header included. */
   #sizes: number[] = []
@@ -299,14 +305,14 @@ export class ConnectionBridge {
         continue
       }
       if (envelopes.length > 0) {
-        this.#send({ type: "MESSAGE", envelopes })
+        this.#forward(envelopes)
         envelopes = []
         budget--
       }
       this.#send(clientEventOf(message))
       budget--
     }
-    if (envelopes.length > 0) this.#send({ type: "MESSAGE", envelopes })
+    if (envelopes.length > 0) this.#forward(envelopes)
     if (this.#phase.name === "app" && this.#inboxHead < inbox.length) {
       this.#pause()
       if (!this.#drainScheduled) {
@@ -334,6 +340,23 @@ export class ConnectionBridge {
       return
     }
     if (this.#phase.name === "app") this.#resume()
+  }
+
+  /** A run of MESSAGEs: to the chat peer directly when the line is open, else to the actor. */
+  #forward(envelopes: Uint8Array[]): void {
+    const peer = this.#relayTo
+    if (peer !== undefined) peer.#queue(envelopes)
+    else this.#send({ type: "MESSAGE", envelopes })
+  }
+
+  /** Opens the direct line to `peer` (see `#relayTo`); the supervisor calls it for both sides. */
+  linkChat(peer: ConnectionBridge): void {
+    this.#relayTo = peer
+  }
+
+  /** Closes the direct line, if open with `peer`. */
+  unlinkChat(peer: ConnectionBridge | undefined): void {
+    if (peer === undefined || this.#relayTo === peer) this.#relayTo = undefined
   }
 
   #pause(): void {
@@ -489,6 +512,7 @@ export class ConnectionBridge {
   }
 
   #wipe(): void {
+    this.#relayTo = undefined
     if (this.#channel !== undefined) closeRecordChannel(this.#channel)
     this.#dropPending()
     this.#inbox = []

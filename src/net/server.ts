@@ -105,6 +105,19 @@ export const serve = Effect.fn("Server.serve")(function* (config: ServerConfig, 
   )
   supervisor.on("user.online", (e) => log.info("user.online", { connection: e.connectionId, user: e.name }))
   supervisor.on("user.offline", (e) => log.info("user.offline", { connection: e.connectionId, user: e.name }))
+  // The supervisor opens and closes the direct relay line between two chatting connections.
+  const byId = new Map<string, ConnectionBridge>()
+  supervisor.on("chat.open", ({ between: [a, b] }) => {
+    const [first, second] = [byId.get(a), byId.get(b)]
+    if (first === undefined || second === undefined) return
+    first.linkChat(second)
+    second.linkChat(first)
+  })
+  supervisor.on("chat.closed", ({ between: [a, b] }) => {
+    const [first, second] = [byId.get(a), byId.get(b)]
+    first?.unlinkChat(second)
+    second?.unlinkChat(first)
+  })
   supervisor.on("connection.failed", (e) =>
     log.error("connection.failed", { connection: e.connectionId, error: e.error }),
   )
@@ -159,6 +172,7 @@ export const serve = Effect.fn("Server.serve")(function* (config: ServerConfig, 
       },
     })
     bridges.add(bridge)
+    byId.set(connectionId, bridge)
     actor.subscribe({ error: () => bridge.destroy() })
     fork(
       Effect.callback<void>((resume) => {
@@ -168,6 +182,7 @@ export const serve = Effect.fn("Server.serve")(function* (config: ServerConfig, 
         Effect.ensuring(
           Effect.sync(() => {
             bridges.delete(bridge)
+            byId.delete(connectionId)
             log.debug("connection.closed", { connection: connectionId })
           }),
         ),

@@ -15,8 +15,12 @@ import { startTestServer, type TestServer } from "../support/server.ts"
 
 const POISON = 0xee
 
-/** The real supervisor, whose connection actors throw when asked to forward a poisoned envelope. */
+/**
+ * The real supervisor, whose connection actors throw when asked to forward a poisoned envelope
+ * (with no direct chat line, so that every MESSAGE goes through the actors).
+ */
 const faultyMachine = supervisorMachine.provide({
+  actions: { openChatLine: () => {} },
   actors: {
     connection: connectionMachine.provide({
       actions: {

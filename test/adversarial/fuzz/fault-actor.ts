@@ -17,6 +17,7 @@ const POISON = 0xee
 
 /** The real supervisor, whose connection actors throw when asked to forward a poisoned envelope. */
 const faultyMachine = supervisorMachine.provide({
+  actions: { openChatLine: () => {} }, // every MESSAGE through the actors, where the fault is
   actors: {
     connection: connectionMachine.provide({
       actions: {
