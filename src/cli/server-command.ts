@@ -146,6 +146,8 @@ export const serverCommand = Command.make("server", flags, (options) =>
     logCrlRenewal(log, yield* renewCrlIfDue({ dir: options.dir }))
     const credentials = yield* loadServerCredentials(options.dir)
     const registry = new UserRegistry(options.dir)
+    // Keeps registry answers in memory, checked against the files at every login (registry.ts).
+    yield* registry.watch()
     const config: ServerConfig = {
       host: options.host,
       port: options.port,
@@ -168,7 +170,7 @@ export const serverCommand = Command.make("server", flags, (options) =>
     const running = yield* serve(config, {
       credentials,
       log,
-      lookupUser: (name) => Effect.runPromise(registry.lookup(name)),
+      lookupUser: (name) => registry.lookupUser(name),
       ...(inspector === undefined ? {} : { inspect: inspector.inspect }),
     })
     yield* watchRevocations({ dir: options.dir, supervisor: running.supervisor, log })
