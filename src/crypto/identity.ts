@@ -122,10 +122,16 @@ export const exportPublicKeyPem = (publicKey: Uint8Array): string => {
   return derToPemBlock(concat(SPKI_ED25519_PREFIX, publicKey), "PUBLIC KEY")
 }
 
-/** Reads an SPKI PEM and returns the raw 32-byte Ed25519 public key. */
+/**
+ * Reads an SPKI PEM and returns the raw 32-byte Ed25519 public key. The usual file, exactly the
+ * RFC 8410 prefix and 32 key bytes, is read directly (OpenSSL accepts any 32 bytes there, so this
+ * changes no verdict); anything else goes through OpenSSL, which tells Malformed from NotEd25519.
+ */
 export const importPublicKeyPem = (pem: string): Result.Result<Uint8Array, KeyFileError> => {
   const block = decodePem(pem)
   if (block?.label !== "PUBLIC KEY") return fail("Malformed")
+  const raw = rawEd25519PublicKey(block.der)
+  if (raw !== undefined) return Result.succeed(raw)
   let keyObject: KeyObject
   try {
     keyObject = createPublicKey({ key: Buffer.from(block.der), format: "der", type: "spki" })
@@ -134,6 +140,15 @@ export const importPublicKeyPem = (pem: string): Result.Result<Uint8Array, KeyFi
   }
   if (keyObject.asymmetricKeyType !== "ed25519") return fail("NotEd25519")
   return Result.succeed(keyObjectRawPublicKey(keyObject))
+}
+
+/** The 32 key bytes (a copy) when `spki` is exactly an Ed25519 SubjectPublicKeyInfo, else `undefined`. */
+export const rawEd25519PublicKey = (spki: Uint8Array): Uint8Array | undefined => {
+  if (spki.length !== SPKI_ED25519_PREFIX.length + 32) return undefined
+  for (let i = 0; i < SPKI_ED25519_PREFIX.length; i++) {
+    if (spki[i] !== SPKI_ED25519_PREFIX[i]) return undefined
+  }
+  return spki.slice(SPKI_ED25519_PREFIX.length)
 }
 
 /** Short, log-friendly fingerprint: SHA-256 of the raw key, first 8 bytes, as "ab12 cd34 ef56 7890". */

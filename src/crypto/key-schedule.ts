@@ -3,7 +3,7 @@
  * keys, finished keys and application keys, one key and IV per direction.
  * Pure: bytes in, bytes out. docs/protocol.md §4.
  */
-import { createHash, type Hash } from "node:crypto"
+import { createHash, createSecretKey, type Hash, type KeyObject } from "node:crypto"
 import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, hkdfExpand, hkdfExtract, hmacSha256 } from "./primitives.ts"
 import type { DirectionKeys } from "./record.ts"
 import { SecretBytes } from "./secret.ts"
@@ -24,15 +24,32 @@ export class Transcript {
   }
 }
 
-/** Expands `label` into a fresh key and IV for one direction. */
+// The HKDF labels of §4, encoded once.
+const C_HS_KEY = ascii("onechat v2 c hs key")
+const C_HS_IV = ascii("onechat v2 c hs iv")
+const S_HS_KEY = ascii("onechat v2 s hs key")
+const S_HS_IV = ascii("onechat v2 s hs iv")
+const C_FINISHED = ascii("onechat v2 c finished")
+const S_FINISHED = ascii("onechat v2 s finished")
+const C_AP_KEY = ascii("onechat v2 c ap key")
+const C_AP_IV = ascii("onechat v2 c ap iv")
+const S_AP_KEY = ascii("onechat v2 s ap key")
+const S_AP_IV = ascii("onechat v2 s ap iv")
+
+/**
+ * Expands `label` into a fresh key and IV for one direction. `secret` is the PRK, raw or as a
+ * `KeyObject` made once for every expansion from it (docs/performance.md #7).
+ */
 export const expandDirectionKeys = (
-  secret: Uint8Array,
-  keyLabel: string,
-  ivLabel: string,
+  secret: Uint8Array | KeyObject,
+  keyLabel: string | Uint8Array,
+  ivLabel: string | Uint8Array,
 ): DirectionKeys => ({
-  key: new SecretBytes(hkdfExpand(secret, ascii(keyLabel), AEAD_KEY_BYTES)),
-  iv: new SecretBytes(hkdfExpand(secret, ascii(ivLabel), AEAD_NONCE_BYTES)),
+  key: new SecretBytes(hkdfExpand(secret, labelBytes(keyLabel), AEAD_KEY_BYTES)),
+  iv: new SecretBytes(hkdfExpand(secret, labelBytes(ivLabel), AEAD_NONCE_BYTES)),
 })
+
+const labelBytes = (text: string | Uint8Array): Uint8Array => (typeof text === "string" ? ascii(text) : text)
 
 export interface HandshakeSecrets {
   readonly handshakeSecret: SecretBytes
@@ -45,12 +62,14 @@ export interface HandshakeSecrets {
 /** §4.2: HS = HKDF-Extract(TH(…SERVER_HELLO), dh) and everything expanded from it. */
 export const deriveHandshakeSecrets = (sharedSecret: Uint8Array, helloHash: Uint8Array): HandshakeSecrets => {
   const hs = hkdfExtract(helloHash, sharedSecret)
+  // One KeyObject for the six expansions; it holds a copy of HS that is dropped, not wiped.
+  const prk = createSecretKey(hs)
   return {
     handshakeSecret: new SecretBytes(hs),
-    clientToServer: expandDirectionKeys(hs, "onechat v2 c hs key", "onechat v2 c hs iv"),
-    serverToClient: expandDirectionKeys(hs, "onechat v2 s hs key", "onechat v2 s hs iv"),
-    clientFinishedKey: new SecretBytes(hkdfExpand(hs, ascii("onechat v2 c finished"), 32)),
-    serverFinishedKey: new SecretBytes(hkdfExpand(hs, ascii("onechat v2 s finished"), 32)),
+    clientToServer: expandDirectionKeys(prk, C_HS_KEY, C_HS_IV),
+    serverToClient: expandDirectionKeys(prk, S_HS_KEY, S_HS_IV),
+    clientFinishedKey: new SecretBytes(hkdfExpand(prk, C_FINISHED, 32)),
+    serverFinishedKey: new SecretBytes(hkdfExpand(prk, S_FINISHED, 32)),
   }
 }
 
@@ -60,12 +79,12 @@ export const deriveApplicationKeys = (
   finalHash: Uint8Array,
 ): { readonly clientToServer: DirectionKeys; readonly serverToClient: DirectionKeys } => {
   const as = hkdfExtract(finalHash, handshakeSecret.expose())
-  const keys = {
-    clientToServer: expandDirectionKeys(as, "onechat v2 c ap key", "onechat v2 c ap iv"),
-    serverToClient: expandDirectionKeys(as, "onechat v2 s ap key", "onechat v2 s ap iv"),
-  }
+  const prk = createSecretKey(as)
   as.fill(0)
-  return keys
+  return {
+    clientToServer: expandDirectionKeys(prk, C_AP_KEY, C_AP_IV),
+    serverToClient: expandDirectionKeys(prk, S_AP_KEY, S_AP_IV),
+  }
 }
 
 /** FINISHED = HMAC-SHA256(finished key, TH). */

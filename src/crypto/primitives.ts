@@ -3,7 +3,14 @@
  * (libsodium via sodium-native), SHA-256, HMAC-SHA256 and HKDF-SHA256 (node:crypto).
  * Pure: no I/O; randomness comes from an injected `Random`. docs/protocol.md §2.
  */
-import { createHash, createHmac, randomBytes as nodeRandomBytes, timingSafeEqual } from "node:crypto"
+import {
+  createHash,
+  createHmac,
+  createSecretKey,
+  type KeyObject,
+  randomBytes as nodeRandomBytes,
+  timingSafeEqual,
+} from "node:crypto"
 import sodium from "sodium-native"
 
 /** A source of random bytes. Production uses the OS CSPRNG; tests inject a seeded one. */
@@ -162,8 +169,14 @@ export const sha256 = (...parts: ReadonlyArray<Uint8Array>): Uint8Array => {
   return new Uint8Array(hash.digest())
 }
 
-export const hmacSha256 = (key: Uint8Array, ...parts: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const mac = createHmac("sha256", key)
+/**
+ * HMAC-SHA256. `key` is raw bytes or a secret `KeyObject` (`createSecretKey`) to reuse across calls.
+ * Raw bytes are wrapped in a `KeyObject` first: on Node 24, `createHmac` with raw bytes costs ~13 µs
+ * (its `isKeyObject` check throws and catches), with a `KeyObject` ~3 µs, and making one ~1.5 µs.
+ * A `KeyObject` keeps a copy of the key in native memory that cannot be wiped, only dropped.
+ */
+export const hmacSha256 = (key: Uint8Array | KeyObject, ...parts: ReadonlyArray<Uint8Array>): Uint8Array => {
+  const mac = createHmac("sha256", key instanceof Uint8Array ? createSecretKey(key) : key)
   for (const part of parts) mac.update(part)
   return new Uint8Array(mac.digest())
 }
@@ -172,15 +185,23 @@ export const hmacSha256 = (key: Uint8Array, ...parts: ReadonlyArray<Uint8Array>)
 export const hkdfExtract = (salt: Uint8Array, inputKeyMaterial: Uint8Array): Uint8Array =>
   hmacSha256(salt.length === 0 ? new Uint8Array(SHA256_BYTES) : salt, inputKeyMaterial)
 
-/** HKDF-Expand (RFC 5869 §2.3) with SHA-256; at most 255 × 32 bytes. */
-export const hkdfExpand = (pseudoRandomKey: Uint8Array, info: Uint8Array, length: number): Uint8Array => {
+/**
+ * HKDF-Expand (RFC 5869 §2.3) with SHA-256; at most 255 × 32 bytes. Pass the PRK as a `KeyObject`
+ * (`createSecretKey(prk)`) when expanding several labels from it: it is then made only once.
+ */
+export const hkdfExpand = (
+  pseudoRandomKey: Uint8Array | KeyObject,
+  info: Uint8Array,
+  length: number,
+): Uint8Array => {
   if (!Number.isInteger(length) || length < 0 || length > 255 * SHA256_BYTES) {
     throw new RangeError(`HKDF-Expand length ${length} is outside 0..${255 * SHA256_BYTES}`)
   }
+  const key = pseudoRandomKey instanceof Uint8Array ? createSecretKey(pseudoRandomKey) : pseudoRandomKey
   const out = new Uint8Array(length)
   let block: Uint8Array = new Uint8Array(0)
   for (let i = 0, offset = 0; offset < length; i++) {
-    block = hmacSha256(pseudoRandomKey, block, info, Uint8Array.of(i + 1))
+    block = hmacSha256(key, block, info, Uint8Array.of(i + 1))
     out.set(block.subarray(0, Math.min(block.length, length - offset)), offset)
     offset += block.length
   }
