@@ -5,7 +5,7 @@
  * randomness are injected. Errors name the failed check and public facts, never key bytes.
  */
 import "reflect-metadata"
-import { verify as cryptoVerify, webcrypto, X509Certificate } from "node:crypto"
+import { createHash, verify as cryptoVerify, type KeyObject, webcrypto, X509Certificate } from "node:crypto"
 import { isIP } from "node:net"
 import * as x509 from "@peculiar/x509"
 import { Data, Result } from "effect"
@@ -229,6 +229,12 @@ export const createCrl = async (options: {
  * Synchronous. Checks, in order: CA certificate usable and currently valid, certificate parsable,
  * signed by the CA, Ed25519 subject key, validity period, key usage, CRL signature and freshness,
  * revocation, name.
+ *
+ * What depends only on the bytes is worked out once and kept (docs/performance.md #8): the CA
+ * certificate parsed, per CA; under it, each CRL whose signature it verified, and each server
+ * certificate it verifiably issued. They are found by their exact DER bytes (SHA-256 to look up,
+ * then compared byte for byte), so another CA, CRL or certificate is checked from scratch. The
+ * dates, the revocation of the serial by *this* CRL, and the name are checked at every call.
  */
 export const verifyServerCertificate = (options: {
   readonly certificateDer: Uint8Array
@@ -238,26 +244,17 @@ export const verifyServerCertificate = (options: {
   readonly expectedName: string
 }): Result.Result<VerifiedServerCertificate, CertificateError> => {
   const { now } = options
-  const ca = parseCertificate(options.caCertificateDer)
-  if (ca === undefined || !ca.node.ca || ca.node.publicKey.asymmetricKeyType !== "ed25519") {
-    return fail("CaInvalid")
-  }
-  if (now < ca.node.validFromDate) {
-    return fail("CaExpired", { problem: "CaNotYetValid", date: ca.node.validFromDate })
-  }
-  if (now > ca.node.validToDate) return fail("CaExpired", { date: ca.node.validToDate })
-  const certificate = parseCertificate(options.certificateDer)
-  if (certificate === undefined) return fail("Malformed")
-  const { node } = certificate
-  if (!node.checkIssued(ca.node) || safely(() => node.verify(ca.node.publicKey)) !== true) {
-    return fail("UntrustedIssuer")
-  }
-  if (node.publicKey.asymmetricKeyType !== "ed25519") return fail("NotEd25519")
-  if (now < node.validFromDate) return fail("NotYetValid", { date: node.validFromDate })
-  if (now > node.validToDate) return fail("Expired", { date: node.validToDate })
-  const usage = usageProblem(certificate)
-  if (usage !== undefined) return fail("WrongKeyUsage", { problem: usage })
-  const serialNumber = normalizeSerial(node.serialNumber)
+  const ca = trustedCa(options.caCertificateDer)
+  if (ca === undefined) return fail("CaInvalid")
+  if (now < ca.validFrom) return fail("CaExpired", { problem: "CaNotYetValid", date: new Date(ca.validFrom) })
+  if (now > ca.validTo) return fail("CaExpired", { date: new Date(ca.validTo) })
+  const certificate = issuedCertificate(ca, options.certificateDer)
+  if (typeof certificate === "string") return fail(certificate)
+  if (certificate.publicKey === undefined) return fail("NotEd25519")
+  if (now < certificate.validFrom) return fail("NotYetValid", { date: new Date(certificate.validFrom) })
+  if (now > certificate.validTo) return fail("Expired", { date: new Date(certificate.validTo) })
+  if (certificate.usage !== undefined) return fail("WrongKeyUsage", { problem: certificate.usage })
+  const { serialNumber, node } = certificate
   const crl = checkCrl(options.crlDer, ca, now)
   if (crl.problem !== undefined) return fail("CrlInvalid", crl)
   if (crl.revoked.has(serialNumber)) return fail("Revoked", { name: serialNumber })
@@ -270,10 +267,10 @@ export const verifyServerCertificate = (options: {
   )
   if (matched === undefined) return fail("NameMismatch", { name: expectedName })
   return Result.succeed({
-    publicKey: keyObjectRawPublicKey(node.publicKey),
+    publicKey: certificate.publicKey.slice(),
     serialNumber,
-    subject: node.subject,
-    notAfter: node.validToDate,
+    subject: certificate.subject,
+    notAfter: new Date(certificate.validTo),
   })
 }
 
@@ -307,33 +304,147 @@ const usageProblem = ({ node, peculiar }: ParsedCertificate): CertificateProblem
   return serverAuth ? undefined : "NoServerAuth"
 }
 
+/**
+ * Values found by exact DER bytes: looked up by SHA-256, then compared byte for byte (a copy of
+ * the bytes is kept: callers may reuse their buffers). At most `max` entries, oldest out first.
+ */
+class DerCache<V> {
+  readonly #entries = new Map<string, { readonly der: Uint8Array; readonly value: V }>()
+  readonly #max: number
+
+  constructor(max: number) {
+    this.#max = max
+  }
+
+  /** The kept value for `der`, or else `make(der)` (kept unless `undefined`). */
+  get<W extends V | undefined>(der: Uint8Array, make: (der: Uint8Array) => W): V | W {
+    if (der.length > MAX_DER_BYTES) return make(der) // refused unparsed by `make`; not even hashed
+    const key = createHash("sha256").update(der).digest("base64")
+    const found = this.#entries.get(key)
+    if (found !== undefined && Buffer.compare(found.der, der) === 0) return found.value
+    const value = make(der)
+    if (value === undefined) return value
+    this.#entries.delete(key)
+    if (this.#entries.size >= this.#max) {
+      const oldest = this.#entries.keys().next()
+      if (oldest.done !== true) this.#entries.delete(oldest.value)
+    }
+    this.#entries.set(key, { der: Uint8Array.from(der), value })
+    return value
+  }
+}
+
+/** A usable CA certificate: Ed25519, CA:true. What was verified under it is kept with it. */
+interface TrustedCa {
+  readonly node: X509Certificate
+  readonly publicKey: KeyObject
+  readonly subjectName: Uint8Array
+  readonly validFrom: Date
+  readonly validTo: Date
+  /** CRLs whose signature this CA verified. */
+  readonly crls: DerCache<ParsedCrl>
+  /** Certificates this CA verifiably issued. */
+  readonly certificates: DerCache<IssuedByCa>
+}
+
+/** A CRL whose signature and issuer were verified; `revoked` undefined when its entries do not parse. */
+interface ParsedCrl {
+  readonly thisUpdate: Date
+  readonly nextUpdate: Date | undefined
+  readonly revoked: ReadonlySet<string> | undefined
+}
+
+/** A certificate issued and signed by a `TrustedCa`, with its fixed facts. */
+interface IssuedByCa {
+  readonly node: X509Certificate
+  /** Raw Ed25519 key; undefined when the subject key is not Ed25519. */
+  readonly publicKey: Uint8Array | undefined
+  readonly validFrom: Date
+  readonly validTo: Date
+  readonly usage: CertificateProblem | undefined
+  readonly serialNumber: string
+  readonly subject: string
+}
+
+/** CA certificates (each a trust object's) kept; a client trusts one, tests a few. */
+const MAX_TRUSTED_CAS = 8
+/** CRLs and server certificates kept per CA. */
+const MAX_PER_CA = 16
+
+const trustedCas = new DerCache<TrustedCa>(MAX_TRUSTED_CAS)
+
+const trustedCa = (der: Uint8Array): TrustedCa | undefined =>
+  trustedCas.get(der, (caDer): TrustedCa | undefined => {
+    const ca = parseCertificate(caDer)
+    if (ca === undefined || !ca.node.ca || ca.node.publicKey.asymmetricKeyType !== "ed25519") return undefined
+    return {
+      node: ca.node,
+      publicKey: ca.node.publicKey,
+      subjectName: new Uint8Array(ca.peculiar.subjectName.toArrayBuffer()),
+      validFrom: ca.node.validFromDate,
+      validTo: ca.node.validToDate,
+      crls: new DerCache(MAX_PER_CA),
+      certificates: new DerCache(MAX_PER_CA),
+    }
+  })
+
+/** The certificate `der` when `ca` issued and signed it, else why not (nothing is kept then). */
+const issuedCertificate = (ca: TrustedCa, der: Uint8Array): IssuedByCa | "Malformed" | "UntrustedIssuer" => {
+  let refused: "Malformed" | "UntrustedIssuer" = "Malformed"
+  const issued = ca.certificates.get(der, (certificateDer): IssuedByCa | undefined => {
+    const certificate = parseCertificate(certificateDer)
+    if (certificate === undefined) return undefined
+    const { node } = certificate
+    refused = "UntrustedIssuer"
+    if (!node.checkIssued(ca.node) || safely(() => node.verify(ca.publicKey)) !== true) return undefined
+    return {
+      node,
+      publicKey:
+        node.publicKey.asymmetricKeyType === "ed25519" ? keyObjectRawPublicKey(node.publicKey) : undefined,
+      validFrom: node.validFromDate,
+      validTo: node.validToDate,
+      usage: usageProblem(certificate),
+      serialNumber: normalizeSerial(node.serialNumber),
+      subject: node.subject,
+    }
+  })
+  return issued ?? refused
+}
+
 type CrlCheck =
   | { readonly problem: CertificateProblem; readonly date?: Date }
   | { readonly problem?: undefined; readonly revoked: ReadonlySet<string> }
 
 /**
  * Checks the CRL synchronously: @peculiar/x509's `X509Crl.verify` is async and its `tbs` is private,
- * so the signed TBSCertList bytes are cut out of the DER here and verified with node:crypto.
+ * so the signed TBSCertList bytes are cut out of the DER here and verified with node:crypto. The
+ * parsed CRL is kept per CA once its signature verified; its dates are checked at every call.
  */
-const checkCrl = (der: Uint8Array, ca: ParsedCertificate, now: Date): CrlCheck => {
-  const parts = der.length <= MAX_DER_BYTES ? readDerSequence(der) : undefined
-  const crl = safely(() => new x509.X509Crl(der))
-  const [tbs, algorithm] = parts ?? []
-  if (crl === undefined || parts?.length !== 3 || tbs?.tag !== 0x30) return { problem: "CrlUnparsable" }
-  const signed =
-    algorithm !== undefined &&
-    bytesEqual(algorithm.encoded, ED25519_ALGORITHM_IDENTIFIER) &&
-    bytesEqual(
-      new Uint8Array(crl.issuerName.toArrayBuffer()),
-      new Uint8Array(ca.peculiar.subjectName.toArrayBuffer()),
-    ) &&
-    safely(() => cryptoVerify(null, tbs.encoded, ca.node.publicKey, new Uint8Array(crl.signature)))
-  if (signed !== true) return { problem: "CrlBadSignature" }
-  if (now < crl.thisUpdate) return { problem: "CrlNotYetValid", date: crl.thisUpdate }
+const checkCrl = (der: Uint8Array, ca: TrustedCa, now: Date): CrlCheck => {
+  let problem: "CrlUnparsable" | "CrlBadSignature" = "CrlUnparsable"
+  const crl = ca.crls.get(der, (crlDer): ParsedCrl | undefined => {
+    const parts = crlDer.length <= MAX_DER_BYTES ? readDerSequence(crlDer) : undefined
+    const parsed = safely(() => new x509.X509Crl(crlDer))
+    const [tbs, algorithm] = parts ?? []
+    if (parsed === undefined || parts?.length !== 3 || tbs?.tag !== 0x30) return undefined
+    problem = "CrlBadSignature"
+    const signed =
+      algorithm !== undefined &&
+      bytesEqual(algorithm.encoded, ED25519_ALGORITHM_IDENTIFIER) &&
+      bytesEqual(new Uint8Array(parsed.issuerName.toArrayBuffer()), ca.subjectName) &&
+      safely(() => cryptoVerify(null, tbs.encoded, ca.publicKey, new Uint8Array(parsed.signature)))
+    if (signed !== true) return undefined
+    return {
+      thisUpdate: parsed.thisUpdate,
+      nextUpdate: parsed.nextUpdate,
+      revoked: safely(() => new Set(parsed.entries.map((entry) => normalizeSerial(entry.serialNumber)))),
+    }
+  })
+  if (crl === undefined) return { problem }
+  if (now < crl.thisUpdate) return { problem: "CrlNotYetValid", date: new Date(crl.thisUpdate) }
   if (crl.nextUpdate === undefined) return { problem: "CrlNoNextUpdate" }
-  if (now > crl.nextUpdate) return { problem: "CrlStale", date: crl.nextUpdate }
-  const revoked = safely(() => new Set(crl.entries.map((entry) => normalizeSerial(entry.serialNumber))))
-  return revoked === undefined ? { problem: "CrlUnparsable" } : { revoked }
+  if (now > crl.nextUpdate) return { problem: "CrlStale", date: new Date(crl.nextUpdate) }
+  return crl.revoked === undefined ? { problem: "CrlUnparsable" } : { revoked: crl.revoked }
 }
 
 const fail = (
