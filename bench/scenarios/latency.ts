@@ -20,9 +20,9 @@ import { burst, closePairs, openPairs, pairSpecs } from "./relay-load.ts"
 const LATENCY_TARGETS: ReadonlyArray<Target> = ["onechat", "tls"]
 
 const LOAD_PAIRS = 100
-const LOAD_SIZE = 16
+export const LOAD_SIZE = 16
 /** The probe's users come after every relay pair's (1,000 pairs use u0 … u1999). */
-const probePair = { id: 100_000, a: userName(2_000), b: userName(2_001) }
+export const probePair = { id: 100_000, a: userName(2_000), b: userName(2_001) }
 
 /** Warm-up round trips before the measured ones. */
 const warmupFor = (rounds: number): number => Math.min(500, Math.floor(rounds / 5))

@@ -12,6 +12,7 @@ import type { ProfileResult } from "../lib/results.ts"
 import { type RunningServer, startOnechatServer } from "../lib/servers.ts"
 import { userNames } from "../lib/users.ts"
 import { type CpuProfile, summarizeProfile } from "../profile-summary.ts"
+import { LOAD_SIZE, probePair } from "./latency.ts"
 import { LOGIN_CONCURRENCY } from "./logins.ts"
 import { burst, closePairs, openPairs, pairSpecs } from "./relay-load.ts"
 
@@ -93,7 +94,27 @@ const loginProfile = (ctx: BenchContext) =>
     ctx.log(`  profile logins: ${results.reduce((n, r) => n + r.logins, 0)} logins`)
   })
 
+const latencyProfile = (ctx: BenchContext) =>
+  profiled(ctx, "latency-idle", async (server, mark) => {
+    const rounds = ctx.quick ? 1_000 : 5_000
+    ctx.probe.send({
+      cmd: "latency",
+      target: "onechat",
+      port: server.port,
+      pair: probePair,
+      size: LOAD_SIZE,
+      rounds,
+      warmup: 200,
+    })
+    await ctx.probe.expect("ready", 120_000)
+    mark()
+    ctx.probe.send({ cmd: "go" })
+    await ctx.probe.expect("latency-result", 300_000)
+    mark()
+  })
+
 export const runProfileScenario = async (ctx: BenchContext): Promise<ProfileResult[]> => [
   { ...(await relayProfile(ctx)), scenario: `relay: ${PROFILE_PAIRS} pairs, ${PROFILE_SIZE} B bursts` },
   { ...(await loginProfile(ctx)), scenario: `logins: ${2 * LOGIN_CONCURRENCY} concurrent clients` },
+  { ...(await latencyProfile(ctx)), scenario: "latency: one pair's ping-pong, idle" },
 ]
