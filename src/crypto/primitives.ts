@@ -99,7 +99,8 @@ export const aeadSeal = (
   plaintext: Uint8Array,
 ): Uint8Array => {
   const out = new Uint8Array(plaintext.length + AEAD_TAG_BYTES)
-  sodium.crypto_aead_chacha20poly1305_ietf_encrypt(out, plaintext, additionalData, null, nonce, key)
+  out.set(plaintext)
+  aeadSealInPlace(key, nonce, additionalData, out, plaintext.length)
   return out
 }
 
@@ -109,16 +110,7 @@ export const aeadOpen = (
   nonce: Uint8Array,
   additionalData: Uint8Array,
   sealed: Uint8Array,
-): Uint8Array | undefined => {
-  if (sealed.length < AEAD_TAG_BYTES) return undefined
-  const out = new Uint8Array(sealed.length - AEAD_TAG_BYTES)
-  try {
-    sodium.crypto_aead_chacha20poly1305_ietf_decrypt(out, null, sealed, additionalData, nonce, key)
-  } catch {
-    return undefined
-  }
-  return out
-}
+): Uint8Array | undefined => aeadOpenInPlace(key, nonce, additionalData, Uint8Array.from(sealed))
 
 /**
  * `aeadSeal` in place: `buffer` holds the plaintext in its first `plaintextLength` bytes and has

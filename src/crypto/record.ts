@@ -232,6 +232,7 @@ export const sealMessages = (
   sizes: ReadonlyArray<number>,
   write: (target: Uint8Array, offset: number, index: number) => number,
 ): Result.Result<Uint8Array, RecordError> => {
+  if (sizes.length === 0) return Result.succeed(new Uint8Array(0))
   const ends: number[] = []
   let total = 0
   let plaintext = 0

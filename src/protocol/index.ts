@@ -26,12 +26,11 @@ export {
   encodeServerHello,
   type Hello,
 } from "./hello.ts"
-export {
-  batchMessages,
-  type ChatMessage,
-  type ErrorMessage,
-  type PingMessage,
-  type PongMessage,
+export type {
+  ChatMessage,
+  ErrorMessage,
+  PingMessage,
+  PongMessage,
 } from "./messages.ts"
 export {
   type ClientMessage,

@@ -234,49 +234,6 @@ const u64Codec = <T extends "Ping" | "Pong">(
 export const pingCodec: MessageCodec<PingMessage> = u64Codec("Ping", Opcode.Ping)
 export const pongCodec: MessageCodec<PongMessage> = u64Codec("Pong", Opcode.Pong)
 
-const joinRange = (
-  encoded: ReadonlyArray<Uint8Array>,
-  start: number,
-  end: number,
-  size: number,
-): Uint8Array => {
-  if (end - start === 1) return encoded[start]!
-  const out = Buffer.allocUnsafe(size)
-  let offset = 0
-  for (let i = start; i < end; i++) {
-    out.set(encoded[i]!, offset)
-    offset += encoded[i]!.length
-  }
-  return out
-}
-
-/**
- * Packs encoded messages, in order, into as few record plaintexts of at most `maxPlaintext`
- * bytes as fit (§5.3). A plaintext holding one message is that message's own buffer (no copy).
- * Throws RangeError if a message is shorter than a header or longer than `maxPlaintext`.
- */
-export const batchMessages = (
-  encoded: ReadonlyArray<Uint8Array>,
-  maxPlaintext: number = MAX_RECORD_PLAINTEXT,
-): Uint8Array[] => {
-  checkRange(maxPlaintext, MESSAGE_HEADER_BYTES, MAX_RECORD_PLAINTEXT, "maxPlaintext")
-  const plaintexts: Uint8Array[] = []
-  let start = 0
-  let size = 0
-  for (let i = 0; i < encoded.length; i++) {
-    const length = encoded[i]!.length
-    checkRange(length, MESSAGE_HEADER_BYTES, maxPlaintext, `encoded message ${i} length`)
-    if (size + length > maxPlaintext) {
-      plaintexts.push(joinRange(encoded, start, i, size))
-      start = i
-      size = 0
-    }
-    size += length
-  }
-  if (start < encoded.length) plaintexts.push(joinRange(encoded, start, encoded.length, size))
-  return plaintexts
-}
-
 /** One field of a fixed-layout message: a user name, or a byte string of exactly `n` bytes. */
 export type Field<M> = readonly [name: Exclude<keyof M, "type"> & string, kind: "name" | number]
 

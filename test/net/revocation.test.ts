@@ -3,6 +3,10 @@
  * temporary development PKI, real TCP clients; revoking a logged-in user disconnects them with
  * ERROR REVOKED within about a second and refuses their next login, and other users stay online.
  * Also covers the poll fallback (no revoked/ folder to watch at start) and revoking twice.
+ *
+ * The server is wired as `onechat server` wires it (src/cli/server-command.ts): logins looked up
+ * through a watched UserRegistry that keeps answers in memory, whose clock runs ahead so that fresh
+ * files are kept at once. Kept answers must never outlive `user revoke` / `user add`.
  */
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
@@ -44,35 +48,46 @@ const startServer = async (options: { readonly withoutRevokedFolder?: boolean } 
   const lines: string[] = []
   const log = makeLogger({ format: "json", level: "debug", write: (line) => lines.push(line) })
   const credentials = await Effect.runPromise(loadServerCredentials(dir, {}))
-  const registry = new UserRegistry(dir)
+  const registry = new UserRegistry(dir, { now: () => Date.now() + 10_000 })
   scope = await Effect.runPromise(Scope.make())
   const server = await Effect.runPromise(
     Effect.gen(function* () {
+      yield* registry.watch()
       const running = yield* serve(testServerConfig(), {
         credentials,
         log,
-        lookupUser: (name) => Effect.runPromise(registry.lookup(name)),
+        lookupUser: (name) => registry.lookupUser(name),
       })
       yield* watchRevocations({ dir, supervisor: running.supervisor, log, pollMs: 200 })
       return running
     }).pipe(Scope.provide(scope)),
   )
   const trust = await Effect.runPromise(loadClientTrust(dir))
+  const keys = new Map<string, IdentityKeyPair>()
   const login = async (name: string, key?: IdentityKeyPair): Promise<ClientLink> => {
     const identity = {
       name,
-      key: key ?? (await Effect.runPromise(loadClientKey({ dir, name, passphrase: PASSPHRASE }))),
+      key:
+        key ??
+        keys.get(name) ??
+        (await Effect.runPromise(loadClientKey({ dir, name, passphrase: PASSPHRASE }))),
     }
+    keys.set(name, identity.key)
     const link = await connectLink({ host: "127.0.0.1", port: server.port, trust, identity })
     links.push(link)
     return link
+  }
+  const loginAndLeave = async (name: string, key?: IdentityKeyPair) => {
+    const link = await login(name, key)
+    link.close()
+    await link.closed
   }
   const revoked = () =>
     lines.flatMap((line) => {
       const entry = JSON.parse(line) as { event: string; user?: string }
       return entry.event === "user.revoked" ? [entry.user] : []
     })
-  return { dir, login, revoked }
+  return { dir, registry, login, loginAndLeave, revoked }
 }
 
 /** How `link` ended, or "still open" after `ms`. */
@@ -129,5 +144,39 @@ describe("a running server and revocation", () => {
     await Effect.runPromise(revokeUser({ dir: server.dir, name: "bob" }))
     expect(await closedWithin(bob, 2_000)).toMatchObject(REVOKED)
     expect(server.revoked()).toEqual(["bob", "bob"])
+  })
+})
+
+describe("logins through a watched registry", () => {
+  it("refuses a revoked user at the next login, however often they logged in before", async () => {
+    const server = await startServer()
+    expect(server.registry.cacheActive).toBe(true)
+    for (let i = 0; i < 5; i++) await server.loginAndLeave("bob")
+    await Effect.runPromise(revokeUser({ dir: server.dir, name: "bob" }))
+    const error = await refusal(server.login("bob"))
+    expect(error).toBeInstanceOf(LinkError)
+    expect(error).toMatchObject({ reason: "LoginRefused", code: ErrorCode.Revoked })
+    await server.loginAndLeave("alice")
+  })
+
+  it("lets in a user added after a refused login, and only with the key registered now", async () => {
+    const server = await startServer()
+    const carol = generateIdentity(systemRandom)
+    const unknown = await refusal(server.login("carol", carol))
+    expect(unknown).toMatchObject({ reason: "LoginRefused", code: ErrorCode.UnknownUser })
+    await Effect.runPromise(
+      addUser({ dir: server.dir, name: "carol", publicKeyPem: exportPublicKeyPem(carol.publicKey) }),
+    )
+    await server.loginAndLeave("carol", carol)
+    await server.loginAndLeave("carol", carol)
+    await Effect.runPromise(revokeUser({ dir: server.dir, name: "carol" }))
+    const replacement = generateIdentity(systemRandom)
+    await Effect.runPromise(
+      addUser({ dir: server.dir, name: "carol", publicKeyPem: exportPublicKeyPem(replacement.publicKey) }),
+    )
+    const oldKey = await refusal(server.login("carol", carol))
+    expect(oldKey).toBeInstanceOf(LinkError)
+    expect(oldKey).toMatchObject({ reason: "LoginRefused" })
+    await server.loginAndLeave("carol", replacement)
   })
 })
