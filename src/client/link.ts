@@ -263,6 +263,8 @@ export const connectLink = (options: LinkOptions): Promise<ClientLink> =>
           resolve(new Link(socket, decoder, options.identity.name, outcome, frames.success, i + 1))
         }
       }
+      // A bad length header after this chunk's frames (the Link checks it too once it exists).
+      if (decoder.failure !== undefined) fail(protocolError(decoder.failure.message))
     }
     const onError = (error: Error): void =>
       fail(
@@ -418,12 +420,15 @@ class Link implements ClientLink {
     else this.#receiveFrames(frames.success, 0)
   }
 
+  /** Delivers the frames' messages; a bad length header after them then ends the link. */
   #receiveFrames(bodies: ReadonlyArray<Uint8Array>, from: number): void {
     for (let i = from; i < bodies.length && this.#ending === undefined; i++) {
       const messages = this.#open(bodies[i]!)
       if (typeof messages === "string") this.#breach(messages)
       else this.#dispatch(messages)
     }
+    const late = this.#decoder.failure
+    if (late !== undefined && this.#ending === undefined) this.#breach(late.message)
   }
 
   /** One frame body → its messages, or why it must not be acted upon. */

@@ -475,11 +475,10 @@ describe("a server that alters one value of the agreement", () => {
   })
 })
 
-describe("known bug: an accepter that cannot answer a request leaves the requester waiting", () => {
+describe("an accepter that cannot answer a request (fixed defect)", () => {
   // src/client/session.ts #accept: when acceptChatRequest fails (a low-order ephemeral key in RTT),
-  // #failChat sends NOTIFY, which the server rejects as ILLEGAL_STATE in requesting.incoming; REFUSE
-  // would end the request. The requester waits for the request timeout (60 s by default) and the
-  // accepter stays busy on the server while its UI shows it idle. Remove `.fails` once fixed.
+  // the accepter REFUSEs. It used to send NOTIFY, which the server rejects as ILLEGAL_STATE in
+  // requesting.incoming, leaving the requester waiting for the request timeout (60 s).
   it("the requester is told at once", async () => {
     const server = await lyingServer(
       forgeRequest((incoming) => ({ ...incoming, ephemeralKey: new Uint8Array(32) })),
@@ -772,10 +771,10 @@ describe("a server presenting a certificate the client must refuse", () => {
     link.close()
   })
 
-  // Known weakness (src/crypto/handshake-client.ts clientReceiveServerAuth): a stapled CRL is used
-  // instead of the client's own copy, never with it. A server whose revoked certificate and key are
-  // in an attacker's hands staples a CRL from before the revocation (still within its nextUpdate)
-  // and is accepted although the client's newer CRL lists the serial. Remove `.fails` once fixed.
+  // Fixed defect (src/crypto/handshake-client.ts clientReceiveServerAuth): a stapled CRL used to
+  // replace the client's own copy, so a server whose revoked certificate and key are in an
+  // attacker's hands could staple a CRL from before the revocation (still within its nextUpdate).
+  // Now every CRL known is checked.
   it("an older stapled CRL does not hide a revocation listed in the client's newer CRL", async () => {
     const pki = await hostilePki()
     const before = await pki.crl([], days(20), days(-10))
