@@ -52,8 +52,13 @@ export interface SentItem {
   readonly bytes: Uint8Array
   /** True when the bytes are exactly a genuine record (or nothing at all). */
   readonly genuine: boolean
-  /** The plaintext of a genuine record. */
+  /** The plaintext of a genuine record (or of the intact record a mutation left in front). */
   readonly plaintext?: Uint8Array
+  /**
+   * Not genuine, but the bytes begin with the whole genuine record (the damage comes after it,
+   * e.g. a duplicated then flipped copy): the link may deliver that record before it stops.
+   */
+  readonly intactPrefix?: boolean
 }
 
 /** Puts an item on the wire (the sealer's counter advances for the sealed kinds). */
@@ -78,8 +83,9 @@ export const itemBytes = (item: HostileItem, sealer: RecordSealer): SentItem => 
         item.mutations,
         frame,
       )
-      return sameBytes(bytes, frame)
-        ? { bytes, genuine: true, plaintext: item.plaintext }
+      if (sameBytes(bytes, frame)) return { bytes, genuine: true, plaintext: item.plaintext }
+      return bytes.length > frame.length && sameBytes(bytes.subarray(0, frame.length), frame)
+        ? { bytes, genuine: false, plaintext: item.plaintext, intactPrefix: true }
         : { bytes, genuine: false }
     }
   }
