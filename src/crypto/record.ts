@@ -225,12 +225,14 @@ export class RecordOpener {
  * one buffer ready for a single socket write. `sizes[i]` is message i's encoded size (header
  * included, at most `MAX_RECORD_PLAINTEXT`); `write(target, offset, i)` encodes message i at
  * `offset` and returns the offset after it. One allocation for the whole batch: messages are
- * encoded into the frames and sealed in place.
+ * encoded into the frames and sealed in place. `allocate(length)` returns the buffer to fill
+ * (exactly `length` bytes; a pooled one, say).
  */
 export const sealMessages = (
   sealer: RecordSealer,
   sizes: ReadonlyArray<number>,
   write: (target: Uint8Array, offset: number, index: number) => number,
+  allocate: (length: number) => Uint8Array = Buffer.allocUnsafe,
 ): Result.Result<Uint8Array, RecordError> => {
   if (sizes.length === 0) return Result.succeed(new Uint8Array(0))
   const ends: number[] = []
@@ -249,7 +251,7 @@ export const sealMessages = (
   }
   ends.push(sizes.length)
   total += recordFrameLength(plaintext)
-  const out = Buffer.allocUnsafe(total)
+  const out = allocate(total)
   let frameStart = 0
   let index = 0
   for (const end of ends) {

@@ -37,6 +37,7 @@ import {
   type ServerMessage,
   writeServerMessage,
 } from "../protocol/index.ts"
+import { outboundPool } from "./buffer-pool.ts"
 import type { Logger } from "./log.ts"
 
 /** Writes one outgoing item (a server message, or a relayed envelope as MESSAGE) at `offset`. */
@@ -85,6 +86,9 @@ export interface BridgeOptions {
  * client packing thousands of requests into its records cannot hold the loop for everyone else.
  */
 export const EVENTS_PER_TURN = 64
+
+/** Flushes of at least this many bytes are written from a pooled buffer (src/net/buffer-pool.ts). */
+const POOLED_FLUSH_BYTES = 32 * 1024
 
 /** An item of the outbound queue: a server message, or the envelope of a relayed MESSAGE. */
 type Outgoing = ServerMessage | Uint8Array
@@ -431,15 +435,35 @@ export class ConnectionBridge {
     const channel = this.#channel
     if (this.#pending.length === 0 || channel === undefined || this.#phase.name !== "app") return
     const pending = this.#pending
-    const sealed = sealMessages(channel.sealer, this.#sizes, (target, offset, index) =>
-      writeOutgoing(target, offset, pending[index]!),
+    let lease: Buffer | undefined
+    const sealed = sealMessages(
+      channel.sealer,
+      this.#sizes,
+      (target, offset, index) => writeOutgoing(target, offset, pending[index]!),
+      (length) => {
+        // Pooled only for large flushes onto an empty socket queue: such a write almost always
+        // completes at once, and a stalled one holds at most 4× its bytes (never a small write).
+        if (length >= POOLED_FLUSH_BYTES && this.#options.socket.writableLength === 0)
+          lease = outboundPool.take(length)
+        return lease === undefined ? Buffer.allocUnsafe(length) : lease.subarray(0, length)
+      },
     )
     this.#dropPending()
     if (Result.isFailure(sealed)) {
+      if (lease !== undefined) outboundPool.give(lease)
       this.#fail(sealed.failure.code)
       return
     }
-    this.#write([sealed.success])
+    const { socket } = this.#options
+    if (socket.destroyed || !socket.writable) {
+      if (lease !== undefined) outboundPool.give(lease)
+    } else if (lease === undefined) {
+      socket.write(sealed.success)
+    } else {
+      const lent = lease
+      // Back to the pool only once this write is done with it (or failed).
+      socket.write(sealed.success, () => outboundPool.give(lent))
+    }
     if (this.#options.socket.writableLength > this.#options.maxOutboundBytes)
       this.#fail(ErrorCode.SlowConsumer)
   }
