@@ -85,7 +85,9 @@ const sendEnvelopes = (from: Raw, count: number, seed: number): void => {
 const expectEnvelopes = async (to: Raw, count: number, seed: number): Promise<void> => {
   const relayed = () => to.messages.flatMap((m) => (m.type === "Message" ? [m.envelope] : []))
   await to.until(() => relayed().length === count, "all relayed", 20_000)
-  relayed().forEach((got, i) => expect(Buffer.compare(got, envelope(i, seed)), `envelope ${i}`).toBe(0))
+  for (const [i, got] of relayed().entries()) {
+    expect(Buffer.compare(got, envelope(i, seed)), `envelope ${i}`).toBe(0)
+  }
   expect(to.breaches).toEqual([])
 }
 
