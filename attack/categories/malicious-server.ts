@@ -8,13 +8,8 @@
  * pinning, replays, misrouting) is test/adversarial/malicious-server.test.ts.
  */
 import { Effect, Exit, Result, Scope } from "effect"
-import { enqueueActions } from "xstate"
 import type { SupervisorEvent } from "../../src/actors/connection.events.ts"
-import {
-  type SupervisorContext,
-  type SupervisorInputEvent,
-  supervisorMachine,
-} from "../../src/actors/supervisor.machine.ts"
+import type { SupervisorContext, SupervisorInputEvent } from "../../src/actors/supervisor.machine.ts"
 import { connectLink, LinkError } from "../../src/client/link.ts"
 import {
   acceptChatRequest,
@@ -32,6 +27,7 @@ import { expectMessage, login } from "../../test/support/chat.ts"
 import { makeTestPki, NOW } from "../../test/support/pki.ts"
 import { seededRandom } from "../../test/support/random.ts"
 import { startTestServer, type TestServer, testServerConfig, userKey } from "../../test/support/server.ts"
+import { lyingSupervisor } from "../../test/support/supervisors.ts"
 import type { AttackCategory } from "../categories.ts"
 
 type Relay = "REQUEST_INCOMING" | "REQUEST_ACCEPTED" | "CHAT_ESTABLISHED"
@@ -72,24 +68,9 @@ const corrupt = <E extends SupervisorEvent>(message: E, plan: Corruption | undef
   return value === undefined ? message : { ...message, [plan.field]: flip(value, plan.offset) }
 }
 
-const honestRoute = supervisorMachine.implementations.actions.route!
-
 /** Our supervisor, relaying RTT, ACCEPT and CC_SESSION_ESTABLISHMENT through `corrupt`. */
 const corruptingSupervisor = (plans: ReadonlyMap<string, Corruption>) =>
-  supervisorMachine.provide({
-    actions: {
-      // No direct chat line between transports: every MESSAGE passes through `route` (and the lie).
-      openChatLine: () => {},
-      route: enqueueActions(({ context, event, enqueue }) => {
-        const tell = (connectionId: string | undefined, message: SupervisorEvent): void => {
-          const child = connectionId === undefined ? undefined : context.connections.get(connectionId)
-          if (child?.getSnapshot().status === "active") enqueue.sendTo(child, message)
-        }
-        if (!relayCorrupted(context, event, tell, plans))
-          enqueue(honestRoute as Parameters<typeof enqueue>[0])
-      }),
-    },
-  })
+  lyingSupervisor(({ context, event, tell }) => relayCorrupted(context, event, tell, plans))
 
 const relayCorrupted = (
   { directory }: SupervisorContext,

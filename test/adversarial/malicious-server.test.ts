@@ -8,13 +8,8 @@
  */
 import { Effect, Exit, Result, Scope } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
-import { enqueueActions } from "xstate"
 import type { SupervisorEvent } from "../../src/actors/connection.events.ts"
-import {
-  type SupervisorContext,
-  type SupervisorInputEvent,
-  supervisorMachine,
-} from "../../src/actors/supervisor.machine.ts"
+import type { SupervisorContext } from "../../src/actors/supervisor.machine.ts"
 import { KnownPeers } from "../../src/client/known-peers.ts"
 import { connectLink, LinkError } from "../../src/client/link.ts"
 import type { UiEvent } from "../../src/client/session.events.ts"
@@ -31,41 +26,13 @@ import { expectMessage, login } from "../support/chat.ts"
 import { makeTestPki, NOW } from "../support/pki.ts"
 import { seededRandom } from "../support/random.ts"
 import { startTestServer, type TestServer, testServerConfig, userKey } from "../support/server.ts"
+import { type Lie, lyingSupervisor } from "../support/supervisors.ts"
 
 // ── Lying supervisors ─────────────────────────────────────────────────────────────────────────
 
 type Accepted = Extract<SupervisorEvent, { type: "REQUEST_ACCEPTED" }>
 type Incoming = Extract<SupervisorEvent, { type: "REQUEST_INCOMING" }>
 type Established = Extract<SupervisorEvent, { type: "CHAT_ESTABLISHED" }>
-
-interface LieArgs {
-  readonly context: SupervisorContext
-  readonly event: SupervisorInputEvent
-  /** Sends `message` to the connection actor `connectionId` (if it is still running). */
-  readonly tell: (connectionId: string | undefined, message: SupervisorEvent) => void
-}
-
-/** Handles an event its own way and returns true, or returns false to route it honestly. */
-type Lie = (args: LieArgs) => boolean
-
-/** The genuine routing action, looked up by name like any implementation `provide` replaces. */
-const honestRoute = supervisorMachine.implementations.actions.route!
-
-/** Our supervisor, except that `lie` gets the first word on every routed event. */
-const lyingSupervisor = (lie: Lie) =>
-  supervisorMachine.provide({
-    actions: {
-      // No direct chat line between transports: every MESSAGE passes through `route` (and the lie).
-      openChatLine: () => {},
-      route: enqueueActions(({ context, event, enqueue }) => {
-        const tell = (connectionId: string | undefined, message: SupervisorEvent): void => {
-          const child = connectionId === undefined ? undefined : context.connections.get(connectionId)
-          if (child?.getSnapshot().status === "active") enqueue.sendTo(child, message)
-        }
-        if (!lie({ context, event, tell })) enqueue(honestRoute as Parameters<typeof enqueue>[0])
-      }),
-    },
-  })
 
 const userOfConnection = (context: SupervisorContext, connectionId: string) => {
   const name = context.directory.nameOf(connectionId)

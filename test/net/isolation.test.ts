@@ -4,40 +4,12 @@
  * chatting, and new logins keep working.
  */
 import { afterEach, describe, expect, it } from "vitest"
-import { enqueueActions } from "xstate"
-import { connectionMachine } from "../../src/actors/connection.machine.ts"
-import { supervisorMachine } from "../../src/actors/supervisor.machine.ts"
 import type { ClientLink } from "../../src/client/link.ts"
 import type { LogFields, Logger } from "../../src/net/log.ts"
 import { NotifyReason } from "../../src/protocol/index.ts"
 import { establishChat, expectMessage, hear, login, say } from "../support/chat.ts"
 import { startTestServer, type TestServer } from "../support/server.ts"
-
-const POISON = 0xee
-
-/**
- * The real supervisor, whose connection actors throw when asked to forward a poisoned envelope
- * (with no direct chat line, so that every MESSAGE goes through the actors).
- */
-const faultyMachine = supervisorMachine.provide({
-  actions: { openChatLine: () => {} },
-  actors: {
-    connection: connectionMachine.provide({
-      actions: {
-        // Same report as the real action, unless the batch carries the poison byte.
-        forwardMessages: enqueueActions(({ context, event, enqueue }) => {
-          if (event.type !== "MESSAGE") return
-          if (event.envelopes.some((envelope) => envelope[0] === POISON)) throw new Error("injected fault")
-          enqueue.sendParent({
-            type: "CHAT_MESSAGES",
-            connectionId: context.connectionId,
-            envelopes: event.envelopes,
-          })
-        }),
-      },
-    }),
-  },
-})
+import { POISON, poisonedSupervisor } from "../support/supervisors.ts"
 
 const recorded: Array<{ event: string; fields: LogFields }> = []
 const recordingLogger: Logger = {
@@ -58,7 +30,7 @@ describe("one connection fails", () => {
   it("its peer is notified, its socket closed, the fault logged; others unaffected", async () => {
     server = await startTestServer({
       users: ["alice", "bob", "carol", "dave", "erin"],
-      machine: faultyMachine,
+      machine: poisonedSupervisor,
       log: recordingLogger,
     })
     const [alice, bob, carol, dave] = await Promise.all(

@@ -5,35 +5,11 @@
  * again, and the legitimate pair keeps chatting throughout. Test-only.
  */
 import { Result } from "effect"
-import { enqueueActions } from "xstate"
-import { connectionMachine } from "../../../src/actors/connection.machine.ts"
-import { supervisorMachine } from "../../../src/actors/supervisor.machine.ts"
 import { NotifyReason } from "../../../src/protocol/index.ts"
 import { establishChat, expectMessage, login } from "../../support/chat.ts"
+import { POISON, poisonedSupervisor } from "../../support/supervisors.ts"
 import { type AttackContext, type AttackReport, runAttack } from "./attack-harness.ts"
 import { waitUntil } from "./runner.ts"
-
-const POISON = 0xee
-
-/** The real supervisor, whose connection actors throw when asked to forward a poisoned envelope. */
-const faultyMachine = supervisorMachine.provide({
-  actions: { openChatLine: () => {} }, // every MESSAGE through the actors, where the fault is
-  actors: {
-    connection: connectionMachine.provide({
-      actions: {
-        forwardMessages: enqueueActions(({ context, event, enqueue }) => {
-          if (event.type !== "MESSAGE") return
-          if (event.envelopes.some((envelope) => envelope[0] === POISON)) throw new Error("injected fault")
-          enqueue.sendParent({
-            type: "CHAT_MESSAGES",
-            connectionId: context.connectionId,
-            envelopes: event.envelopes,
-          })
-        }),
-      },
-    }),
-  },
-})
 
 const fail = (what: string): never => {
   throw new Error(what)
@@ -81,5 +57,5 @@ export const actorFailures = (rounds: number): Promise<AttackReport> =>
         notes: [`${rounds} injected actor failures: peer told "failed", no ghost, re-login works`],
       }
     },
-    { machine: faultyMachine },
+    { machine: poisonedSupervisor },
   )

@@ -1,0 +1,63 @@
+/**
+ * Variants of our own supervisor for tests, built with `provide` from the real machine: one whose
+ * connection actors fail inside on a poisoned envelope (supervision tests), and one that lies
+ * when routing (malicious-server tests). Neither opens the direct chat line, so every MESSAGE
+ * passes through the actors and `route`, where the fault or the lie sits.
+ */
+import { enqueueActions } from "xstate"
+import type { SupervisorEvent } from "../../src/actors/connection.events.ts"
+import { connectionMachine } from "../../src/actors/connection.machine.ts"
+import {
+  type SupervisorContext,
+  type SupervisorInputEvent,
+  supervisorMachine,
+} from "../../src/actors/supervisor.machine.ts"
+
+/** First envelope byte that makes a connection actor of `poisonedSupervisor` throw. */
+export const POISON = 0xee
+
+const realForward = connectionMachine.implementations.actions.forwardMessages!
+
+/** The real supervisor, whose connection actors throw when asked to forward a poisoned envelope. */
+export const poisonedSupervisor = supervisorMachine.provide({
+  actions: { openChatLine: () => {} },
+  actors: {
+    connection: connectionMachine.provide({
+      actions: {
+        forwardMessages: enqueueActions(({ event, enqueue }) => {
+          if (event.type === "MESSAGE" && event.envelopes.some((envelope) => envelope[0] === POISON))
+            throw new Error("injected fault")
+          enqueue(realForward as Parameters<typeof enqueue>[0])
+        }),
+      },
+    }),
+  },
+})
+
+export interface LieArgs {
+  readonly context: SupervisorContext
+  readonly event: SupervisorInputEvent
+  /** Sends `message` to the connection actor `connectionId` (if it is still running). */
+  readonly tell: (connectionId: string | undefined, message: SupervisorEvent) => void
+}
+
+/** Handles an event its own way and returns true, or returns false to route it honestly. */
+export type Lie = (args: LieArgs) => boolean
+
+/** The genuine routing action, looked up by name like any implementation `provide` replaces. */
+const honestRoute = supervisorMachine.implementations.actions.route!
+
+/** Our supervisor, except that `lie` gets the first word on every routed event. */
+export const lyingSupervisor = (lie: Lie) =>
+  supervisorMachine.provide({
+    actions: {
+      openChatLine: () => {},
+      route: enqueueActions(({ context, event, enqueue }) => {
+        const tell = (connectionId: string | undefined, message: SupervisorEvent): void => {
+          const child = connectionId === undefined ? undefined : context.connections.get(connectionId)
+          if (child?.getSnapshot().status === "active") enqueue.sendTo(child, message)
+        }
+        if (!lie({ context, event, tell })) enqueue(honestRoute as Parameters<typeof enqueue>[0])
+      }),
+    },
+  })
