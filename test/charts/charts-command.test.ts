@@ -3,44 +3,16 @@
  * for the three machines into --out and exits 0, the same bytes as docs/charts; `--ascii NAME`
  * prints one machine as text and writes nothing.
  */
-import { spawn } from "node:child_process"
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { readdir, readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
+import { cleanUpRuns, runOnechat, temporaryFolder } from "../support/processes.ts"
 
-const BIN = new URL("../../bin/onechat.mjs", import.meta.url).pathname
 const CHARTS_DIR = new URL("../../docs/charts/", import.meta.url)
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
+afterEach(cleanUpRuns)
 
-const temporaryFolders: string[] = []
-afterEach(async () => {
-  await Promise.all(temporaryFolders.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
-})
-
-const freshDir = async (): Promise<string> => {
-  const dir = await mkdtemp(join(tmpdir(), "onechat-charts-"))
-  temporaryFolders.push(dir)
-  return dir
-}
-
-const onechat = (cwd: string, args: ReadonlyArray<string>): Promise<Run> => {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] })
-  let stdout = ""
-  let stderr = ""
-  child.stdout.on("data", (chunk) => {
-    stdout += chunk
-  })
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk
-  })
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })))
-}
+const freshDir = (): Promise<string> => temporaryFolder("onechat-charts-")
 
 const EXPECTED = ["connection", "session", "supervisor"].flatMap((name) =>
   ["dot", "mmd", "svg"].map((extension) => `${name}.${extension}`),
@@ -49,7 +21,7 @@ const EXPECTED = ["connection", "session", "supervisor"].flatMap((name) =>
 describe("onechat charts", () => {
   it("writes the nine chart files into --out, the same bytes as docs/charts, and exits 0", async () => {
     const cwd = await freshDir()
-    const run = await onechat(cwd, ["charts", "--out", "out/charts"])
+    const run = await runOnechat(cwd, ["charts", "--out", "out/charts"])
 
     expect(run).toMatchObject({ code: 0, stderr: "" })
     expect(run.stdout).toBe("Wrote 9 chart files to out/charts\n")
@@ -66,7 +38,7 @@ describe("onechat charts", () => {
 
   it("prints one machine as text with --ascii and writes nothing", async () => {
     const cwd = await freshDir()
-    const run = await onechat(cwd, ["charts", "--ascii", "connection"])
+    const run = await runOnechat(cwd, ["charts", "--ascii", "connection"])
 
     expect(run).toMatchObject({ code: 0, stderr: "" })
     expect(run.stdout).toContain("● authenticating ── LOGIN_VERIFIED")

@@ -3,38 +3,31 @@
  * list, request, refuse, not found, accept, chat both ways, cancel, leave, peer disconnect, quit —
  * checking the exact JSON events, and nothing but JSON on stdout.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
-import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { createDevelopmentPki } from "../../src/store/dev-pki.ts"
 import {
+  type DevelopmentServer,
   type JsonClient,
   type ServerProcess,
+  startDevelopmentServer,
   startJsonClient,
-  startServerProcess,
 } from "../support/processes.ts"
 
 const PASSPHRASE = "test passphrase for json clients"
-let folder: string
 let dir: string
 let server: ServerProcess
+let world: DevelopmentServer
 const clients: JsonClient[] = []
 
 beforeAll(async () => {
-  folder = await mkdtemp(join(tmpdir(), "onechat-json-"))
-  dir = join(folder, "data")
-  await Effect.runPromise(
-    createDevelopmentPki({ dir, users: ["alice", "bob", "carol"], passphrase: PASSPHRASE }),
-  )
-  server = await startServerProcess(dir)
+  world = await startDevelopmentServer("onechat-json-", ["alice", "bob", "carol"], PASSPHRASE)
+  ;({ dir, server } = world)
 }, 30_000)
 
 afterAll(async () => {
   for (const client of clients) client.kill()
-  await server.stop()
-  await rm(folder, { recursive: true, force: true })
+  await world.stop()
 })
 
 const client = (
@@ -155,7 +148,7 @@ describe("onechat client --json", { timeout: 60_000 }, () => {
   })
 
   it("takes the passphrase from --passphrase-file", async () => {
-    const file = join(folder, "bob.pass")
+    const file = join(dir, "..", "bob.pass") // beside the data folder, removed with it
     await writeFile(file, `${PASSPHRASE}\n`, { mode: 0o600 })
     const bob = client("bob", { ONECHAT_PASSPHRASE: "" }, ["--passphrase-file", file])
     expect(await bob.next()).toMatchObject({ type: "ready", user: "bob" })

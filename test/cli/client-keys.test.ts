@@ -3,8 +3,7 @@
  * user runs !trust (on both sides of a request), and a revoked user is refused at login with a
  * clear sentence.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -14,33 +13,29 @@ import {
   generateIdentity,
 } from "../../src/crypto/identity.ts"
 import { systemRandom } from "../../src/crypto/primitives.ts"
-import { createDevelopmentPki, revokeUser } from "../../src/store/dev-pki.ts"
+import { revokeUser } from "../../src/store/dev-pki.ts"
 import {
+  type DevelopmentServer,
   type JsonClient,
   type ServerProcess,
+  startDevelopmentServer,
   startJsonClient,
-  startServerProcess,
 } from "../support/processes.ts"
 
 const PASSPHRASE = "pinning test passphrase"
-let folder: string
 let dir: string
 let server: ServerProcess
+let world: DevelopmentServer
 const clients: JsonClient[] = []
 
 beforeAll(async () => {
-  folder = await mkdtemp(join(tmpdir(), "onechat-keys-"))
-  dir = join(folder, "data")
-  await Effect.runPromise(
-    createDevelopmentPki({ dir, users: ["alice", "bob", "mallory"], passphrase: PASSPHRASE }),
-  )
-  server = await startServerProcess(dir)
+  world = await startDevelopmentServer("onechat-keys-", ["alice", "bob", "mallory"], PASSPHRASE)
+  ;({ dir, server } = world)
 }, 30_000)
 
 afterAll(async () => {
   for (const client of clients) client.kill()
-  await server.stop()
-  await rm(folder, { recursive: true, force: true })
+  await world.stop()
 })
 
 const client = (name: string) => {

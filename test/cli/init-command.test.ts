@@ -4,68 +4,21 @@
  * the printed passphrases open the keys; a second run, an invalid name, or a used folder exits 1
  * with one sentence on stderr and changes nothing.
  */
-import { spawn } from "node:child_process"
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { mkdir, readdir, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { publicKeyFingerprint } from "../../src/crypto/identity.ts"
 import { loadClientKey, loadServerCredentials } from "../../src/store/credentials.ts"
 import { dataLayout } from "../../src/store/layout.ts"
+import { cleanUpRuns, runOnechat, temporaryFolder } from "../support/processes.ts"
 
-const BIN = new URL("../../bin/onechat.mjs", import.meta.url).pathname
 /** The generator's format: 16 lowercase base32 characters in groups of four. */
 const GENERATED = /^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
+afterEach(cleanUpRuns)
 
-const children = new Set<ReturnType<typeof spawn>>()
-const temporaryFolders: string[] = []
-afterEach(async () => {
-  for (const child of children) child.kill("SIGKILL")
-  children.clear()
-  await Promise.all(temporaryFolders.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
-})
-
-const freshCwd = async (): Promise<string> => {
-  const cwd = await mkdtemp(join(tmpdir(), "onechat-init-"))
-  temporaryFolders.push(cwd)
-  return cwd
-}
-
-/** Runs `onechat ...args` in `cwd` with a clean onechat environment plus `env`. */
-const onechat = (
-  cwd: string,
-  args: ReadonlyArray<string>,
-  env: Record<string, string> = {},
-): Promise<Run> => {
-  const { ONECHAT_PASSPHRASE: _p, ONECHAT_DIR: _d, ...inherited } = process.env
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd,
-    env: { ...inherited, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  })
-  children.add(child)
-  let stdout = ""
-  let stderr = ""
-  child.stdout.on("data", (chunk) => {
-    stdout += chunk
-  })
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk
-  })
-  return new Promise((resolve) =>
-    child.on("close", (code) => {
-      children.delete(child)
-      resolve({ code, stdout, stderr })
-    }),
-  )
-}
+const freshCwd = (): Promise<string> => temporaryFolder("onechat-init-")
 
 /** name → passphrase, from the "Passphrases" block of the report. */
 const printedPassphrases = (stdout: string): Map<string, string> => {
@@ -80,7 +33,7 @@ const printedPassphrases = (stdout: string): Map<string, string> => {
 describe("onechat init", () => {
   it("creates the data folder and prints the users and their passphrases, which open their keys", async () => {
     const cwd = await freshCwd()
-    const run = await onechat(cwd, ["init", "--dir", "D", "--users", "alice,bob"])
+    const run = await runOnechat(cwd, ["init", "--dir", "D", "--users", "alice,bob"])
 
     expect(run).toMatchObject({ code: 0, stderr: "" })
     const dir = join(cwd, "D")
@@ -107,7 +60,7 @@ describe("onechat init", () => {
   it("uses ONECHAT_PASSPHRASE for every default user and does not print it", async () => {
     const cwd = await freshCwd()
     const passphrase = "correct horse battery staple"
-    const run = await onechat(cwd, ["init"], { ONECHAT_PASSPHRASE: passphrase })
+    const run = await runOnechat(cwd, ["init"], { ONECHAT_PASSPHRASE: passphrase })
 
     expect(run).toMatchObject({ code: 0, stderr: "" })
     expect(run.stdout).not.toContain(passphrase)
@@ -122,8 +75,8 @@ describe("onechat init", () => {
 
   it("refuses a folder that already holds a onechat data folder", async () => {
     const cwd = await freshCwd()
-    expect((await onechat(cwd, ["init", "--dir", "D", "--users", "alice"])).code).toBe(0)
-    const again = await onechat(cwd, ["init", "--dir", "D", "--users", "zoe"])
+    expect((await runOnechat(cwd, ["init", "--dir", "D", "--users", "alice"])).code).toBe(0)
+    const again = await runOnechat(cwd, ["init", "--dir", "D", "--users", "zoe"])
 
     expect(again).toEqual({
       code: 1,
@@ -135,7 +88,7 @@ describe("onechat init", () => {
 
   it("refuses an invalid user name, naming the rule, and creates nothing", async () => {
     const cwd = await freshCwd()
-    const run = await onechat(cwd, ["init", "--dir", "D", "--users", "alice,Bob!"])
+    const run = await runOnechat(cwd, ["init", "--dir", "D", "--users", "alice,Bob!"])
 
     expect(run.code).toBe(1)
     expect(run.stdout).toBe("")
@@ -149,7 +102,7 @@ describe("onechat init", () => {
     const cwd = await freshCwd()
     await mkdir(join(cwd, "D"))
     await writeFile(join(cwd, "D", "notes.txt"), "mine\n")
-    const run = await onechat(cwd, ["init", "--dir", "D"])
+    const run = await runOnechat(cwd, ["init", "--dir", "D"])
 
     expect(run.code).toBe(1)
     expect(run.stderr).toBe("onechat: D is not empty; choose another --dir (a new or empty folder).\n")

@@ -4,9 +4,7 @@
  * key made elsewhere and writes no private key, revoke moves the key to revoked/, list shows both;
  * every failure exits 1 with one sentence on stderr.
  */
-import { spawn } from "node:child_process"
-import { mkdtemp, rm, writeFile } from "node:fs/promises"
-import { tmpdir } from "node:os"
+import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
@@ -15,30 +13,17 @@ import { loadClientKey } from "../../src/store/credentials.ts"
 import { createDevelopmentPki, revokeUser } from "../../src/store/dev-pki.ts"
 import { dataLayout, pathExists } from "../../src/store/layout.ts"
 import { UserRegistry } from "../../src/store/registry.ts"
+import { cleanUpRuns, runOnechat, temporaryFolder } from "../support/processes.ts"
 import { seededRandom } from "../support/random.ts"
 
-const BIN = new URL("../../bin/onechat.mjs", import.meta.url).pathname
 const GENERATED = /^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/
 const FINGERPRINT = /[0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4}/
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const children = new Set<ReturnType<typeof spawn>>()
-const temporaryFolders: string[] = []
-afterEach(async () => {
-  for (const child of children) child.kill("SIGKILL")
-  children.clear()
-  await Promise.all(temporaryFolders.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
-})
+afterEach(cleanUpRuns)
 
 /** A working directory holding a development PKI "D" with the user alice. */
 const setup = async (): Promise<{ cwd: string; dir: string }> => {
-  const cwd = await mkdtemp(join(tmpdir(), "onechat-user-"))
-  temporaryFolders.push(cwd)
+  const cwd = await temporaryFolder("onechat-user-")
   const dir = join(cwd, "D")
   await Effect.runPromise(
     createDevelopmentPki({
@@ -51,35 +36,6 @@ const setup = async (): Promise<{ cwd: string; dir: string }> => {
   return { cwd, dir }
 }
 
-/** Runs `onechat ...args` in `cwd` with a clean onechat environment plus `env`. */
-const onechat = (
-  cwd: string,
-  args: ReadonlyArray<string>,
-  env: Record<string, string> = {},
-): Promise<Run> => {
-  const { ONECHAT_PASSPHRASE: _p, ONECHAT_DIR: _d, ...inherited } = process.env
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd,
-    env: { ...inherited, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  })
-  children.add(child)
-  let stdout = ""
-  let stderr = ""
-  child.stdout.on("data", (chunk) => {
-    stdout += chunk
-  })
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk
-  })
-  return new Promise((resolve) =>
-    child.on("close", (code) => {
-      children.delete(child)
-      resolve({ code, stdout, stderr })
-    }),
-  )
-}
-
 const field = (stdout: string, name: string): string => {
   const match = new RegExp(`^ {2}${name} +(.+)$`, "m").exec(stdout)
   if (match === null) throw new Error(`no ${name} in:\n${stdout}`)
@@ -89,7 +45,7 @@ const field = (stdout: string, name: string): string => {
 describe("onechat user", () => {
   it("add makes a key pair that opens with the printed passphrase; list shows it with its fingerprint", async () => {
     const { cwd, dir } = await setup()
-    const added = await onechat(cwd, ["user", "add", "bob", "--dir", "D"])
+    const added = await runOnechat(cwd, ["user", "add", "bob", "--dir", "D"])
 
     expect(added).toMatchObject({ code: 0, stderr: "" })
     expect(added.stdout).toContain(`Registered user bob in ${dir}.`)
@@ -100,7 +56,7 @@ describe("onechat user", () => {
     const key = await Effect.runPromise(loadClientKey({ dir, name: "bob", passphrase }))
     expect(publicKeyFingerprint(key.publicKey)).toBe(fingerprint)
 
-    const listed = await onechat(cwd, ["user", "list"], { ONECHAT_DIR: "D" })
+    const listed = await runOnechat(cwd, ["user", "list"], { ONECHAT_DIR: "D" })
     expect(listed).toMatchObject({ code: 0, stderr: "" })
     const lines = listed.stdout.trimEnd().split("\n")
     expect(lines).toHaveLength(2)
@@ -111,7 +67,9 @@ describe("onechat user", () => {
   it("add with ONECHAT_PASSPHRASE does not print it", async () => {
     const { cwd, dir } = await setup()
     const passphrase = "a passphrase from the environment"
-    const added = await onechat(cwd, ["user", "add", "bob", "--dir", "D"], { ONECHAT_PASSPHRASE: passphrase })
+    const added = await runOnechat(cwd, ["user", "add", "bob", "--dir", "D"], {
+      ONECHAT_PASSPHRASE: passphrase,
+    })
 
     expect(added.code).toBe(0)
     expect(added.stdout).not.toContain(passphrase)
@@ -123,7 +81,7 @@ describe("onechat user", () => {
     const { cwd, dir } = await setup()
     const key = generateIdentity(seededRandom("carol"))
     await writeFile(join(cwd, "carol.pub"), exportPublicKeyPem(key.publicKey))
-    const added = await onechat(cwd, ["user", "add", "carol", "--pubkey", "carol.pub", "--dir", "D"])
+    const added = await runOnechat(cwd, ["user", "add", "carol", "--pubkey", "carol.pub", "--dir", "D"])
 
     expect(added).toMatchObject({ code: 0, stderr: "" })
     expect(field(added.stdout, "fingerprint")).toBe(publicKeyFingerprint(key.publicKey))
@@ -136,12 +94,12 @@ describe("onechat user", () => {
 
   it("revoke moves the key to revoked/ and says so; list shows the user as revoked", async () => {
     const { cwd, dir } = await setup()
-    const revoked = await onechat(cwd, ["user", "revoke", "alice", "--dir", "D"])
+    const revoked = await runOnechat(cwd, ["user", "revoke", "alice", "--dir", "D"])
 
     expect(revoked).toMatchObject({ code: 0, stderr: "" })
     expect(revoked.stdout).toContain(`Revoked user alice: its key moved to ${dataLayout(dir).revokedDir}.`)
     expect(await Effect.runPromise(new UserRegistry(dir).lookup("alice"))).toEqual({ status: "revoked" })
-    const listed = await onechat(cwd, ["user", "list", "--dir", "D"])
+    const listed = await runOnechat(cwd, ["user", "list", "--dir", "D"])
     expect(listed).toEqual({ code: 0, stdout: "alice  revoked\n", stderr: "" })
   })
 
@@ -186,7 +144,7 @@ describe("onechat user", () => {
 
   it.each(failures)("%s exits 1 with one sentence on stderr", async (_, args, sentence) => {
     const { cwd, dir } = await setup()
-    expect(await onechat(cwd, args)).toEqual({
+    expect(await runOnechat(cwd, args)).toEqual({
       code: 1,
       stdout: "",
       stderr: `onechat: ${sentence(cwd, dir)}\n`,
@@ -196,7 +154,7 @@ describe("onechat user", () => {
   it("revoke of a revoked user exits 1 with one sentence on stderr", async () => {
     const { cwd, dir } = await setup()
     await Effect.runPromise(revokeUser({ dir, name: "alice" }))
-    expect(await onechat(cwd, ["user", "revoke", "alice", "--dir", "D"])).toEqual({
+    expect(await runOnechat(cwd, ["user", "revoke", "alice", "--dir", "D"])).toEqual({
       code: 1,
       stdout: "",
       stderr: `onechat: User alice is already revoked in ${dir}.\n`,

@@ -3,9 +3,70 @@
  * clients in `--json` mode whose stdout is read as one JSON event per line.
  */
 import { type ChildProcess, spawn } from "node:child_process"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { createInterface } from "node:readline"
+import { Effect } from "effect"
+import { createDevelopmentPki } from "../../src/store/dev-pki.ts"
 
 export const BIN = new URL("../../bin/onechat.mjs", import.meta.url).pathname
+
+/** How a `runOnechat` process ended. */
+export interface Run {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+const unfinished = new Set<ChildProcess>()
+const temporaryFolders: string[] = []
+
+/**
+ * Runs `onechat ...args` in `cwd` to its end, with the environment of the tests minus
+ * ONECHAT_PASSPHRASE and ONECHAT_DIR, plus `env`.
+ */
+export const runOnechat = (
+  cwd: string,
+  args: ReadonlyArray<string>,
+  env: Record<string, string> = {},
+): Promise<Run> => {
+  const { ONECHAT_PASSPHRASE: _p, ONECHAT_DIR: _d, ...inherited } = process.env
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
+    env: { ...inherited, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  })
+  unfinished.add(child)
+  let stdout = ""
+  let stderr = ""
+  child.stdout.on("data", (chunk) => {
+    stdout += chunk
+  })
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk
+  })
+  return new Promise((resolve) =>
+    child.on("close", (code) => {
+      unfinished.delete(child)
+      resolve({ code, stdout, stderr })
+    }),
+  )
+}
+
+/** A new empty folder under the system's temporary folder, removed by `cleanUpRuns`. */
+export const temporaryFolder = async (prefix: string): Promise<string> => {
+  const folder = await mkdtemp(join(tmpdir(), prefix))
+  temporaryFolders.push(folder)
+  return folder
+}
+
+/** Kills the `runOnechat` processes still running and removes the temporary folders (afterEach). */
+export const cleanUpRuns = async (): Promise<void> => {
+  for (const child of unfinished) child.kill("SIGKILL")
+  unfinished.clear()
+  await Promise.all(temporaryFolders.splice(0).map((folder) => rm(folder, { recursive: true, force: true })))
+}
 
 export interface ServerProcess {
   readonly process: ChildProcess
@@ -44,6 +105,35 @@ export const startServerProcess = async (
     stop: async () => {
       if (child.exitCode === null) child.kill("SIGTERM")
       await exited
+    },
+  }
+}
+
+/** A development PKI in a temporary folder and a server process serving it. */
+export interface DevelopmentServer {
+  /** The data folder. */
+  readonly dir: string
+  readonly server: ServerProcess
+  /** Stops the server and removes the folder. */
+  stop(): Promise<void>
+}
+
+/** Creates a development PKI for `users` (one passphrase for all) and starts a server on it. */
+export const startDevelopmentServer = async (
+  prefix: string,
+  users: ReadonlyArray<string>,
+  passphrase: string,
+): Promise<DevelopmentServer> => {
+  const folder = await mkdtemp(join(tmpdir(), prefix))
+  const dir = join(folder, "data")
+  await Effect.runPromise(createDevelopmentPki({ dir, users: [...users], passphrase }))
+  const server = await startServerProcess(dir)
+  return {
+    dir,
+    server,
+    stop: async () => {
+      await server.stop()
+      await rm(folder, { recursive: true, force: true })
     },
   }
 }
