@@ -6,39 +6,19 @@
 import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import {
-  type DevelopmentServer,
-  type JsonClient,
-  type ServerProcess,
-  startDevelopmentServer,
-  startJsonClient,
-} from "../support/processes.ts"
+import { type DevelopmentServer, startDevelopmentServer } from "../support/processes.ts"
 
 const PASSPHRASE = "test passphrase for json clients"
 let dir: string
-let server: ServerProcess
 let world: DevelopmentServer
-const clients: JsonClient[] = []
+const client = (...args: Parameters<DevelopmentServer["client"]>) => world.client(...args)
 
 beforeAll(async () => {
   world = await startDevelopmentServer("onechat-json-", ["alice", "bob", "carol"], PASSPHRASE)
-  ;({ dir, server } = world)
+  dir = world.dir
 }, 30_000)
 
-afterAll(async () => {
-  for (const client of clients) client.kill()
-  await world.stop()
-})
-
-const client = (
-  name: string,
-  env: Record<string, string> = { ONECHAT_PASSPHRASE: PASSPHRASE },
-  args: string[] = [],
-) => {
-  const started = startJsonClient(name, { dir, port: server.port, env, args })
-  clients.push(started)
-  return started
-}
+afterAll(() => world.stop())
 
 describe("onechat client --json", { timeout: 60_000 }, () => {
   it("runs the whole flow for three users with the exact events", async () => {

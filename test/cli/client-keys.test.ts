@@ -14,35 +14,19 @@ import {
 } from "../../src/crypto/identity.ts"
 import { systemRandom } from "../../src/crypto/primitives.ts"
 import { revokeUser } from "../../src/store/dev-pki.ts"
-import {
-  type DevelopmentServer,
-  type JsonClient,
-  type ServerProcess,
-  startDevelopmentServer,
-  startJsonClient,
-} from "../support/processes.ts"
+import { type DevelopmentServer, type JsonClient, startDevelopmentServer } from "../support/processes.ts"
 
 const PASSPHRASE = "pinning test passphrase"
 let dir: string
-let server: ServerProcess
 let world: DevelopmentServer
-const clients: JsonClient[] = []
+const client = (...args: Parameters<DevelopmentServer["client"]>) => world.client(...args)
 
 beforeAll(async () => {
   world = await startDevelopmentServer("onechat-keys-", ["alice", "bob", "mallory"], PASSPHRASE)
-  ;({ dir, server } = world)
+  dir = world.dir
 }, 30_000)
 
-afterAll(async () => {
-  for (const client of clients) client.kill()
-  await world.stop()
-})
-
-const client = (name: string) => {
-  const started = startJsonClient(name, { dir, port: server.port, env: { ONECHAT_PASSPHRASE: PASSPHRASE } })
-  clients.push(started)
-  return started
-}
+afterAll(() => world.stop())
 
 /** Bob gets a brand-new key, registered with the server (as if he reinstalled — or someone lied). */
 const replaceBobsKey = async () => {

@@ -114,7 +114,9 @@ export interface DevelopmentServer {
   /** The data folder. */
   readonly dir: string
   readonly server: ServerProcess
-  /** Stops the server and removes the folder. */
+  /** Starts `onechat client NAME --json` against the server (passphrase in the env by default). */
+  client(name: string, env?: Record<string, string>, args?: ReadonlyArray<string>): JsonClient
+  /** Kills the clients, stops the server and removes the folder. */
   stop(): Promise<void>
 }
 
@@ -128,10 +130,17 @@ export const startDevelopmentServer = async (
   const dir = join(folder, "data")
   await Effect.runPromise(createDevelopmentPki({ dir, users: [...users], passphrase }))
   const server = await startServerProcess(dir)
+  const clients: JsonClient[] = []
   return {
     dir,
     server,
+    client: (name, env = { ONECHAT_PASSPHRASE: passphrase }, args = []) => {
+      const started = startJsonClient(name, { dir, port: server.port, env, args })
+      clients.push(started)
+      return started
+    },
     stop: async () => {
+      for (const client of clients) client.kill()
       await server.stop()
       await rm(folder, { recursive: true, force: true })
     },
