@@ -17,15 +17,12 @@ import {
   completeChatRequest,
   startChatRequest,
 } from "../../src/crypto/e2e.ts"
-import type { ServerCredentials } from "../../src/crypto/handshake-server.ts"
-import { generateIdentity } from "../../src/crypto/identity.ts"
-import { createCertificateAuthority, createCrl, issueServerCertificate } from "../../src/crypto/pki.ts"
 import { systemRandom } from "../../src/crypto/primitives.ts"
 import { silentLogger } from "../../src/net/log.ts"
 import { serve } from "../../src/net/server.ts"
+import { type CertificateCase, certificateCases } from "../../test/adversarial/certificate-cases.ts"
 import { expectMessage, login } from "../../test/support/chat.ts"
-import { makeTestPki, NOW } from "../../test/support/pki.ts"
-import { seededRandom } from "../../test/support/random.ts"
+import { NOW } from "../../test/support/pki.ts"
 import { startTestServer, type TestServer, testServerConfig, userKey } from "../../test/support/server.ts"
 import { lyingSupervisor } from "../../test/support/supervisors.ts"
 import type { AttackCategory } from "../categories.ts"
@@ -154,62 +151,12 @@ const agree = async (server: TestServer, names: readonly [string, string]): Prom
   }
 }
 
-const DAY = 86_400_000
-
-/** Servers presenting certificates the client must refuse: [what, credentials, trusted CA]. */
-const refusedCertificates = async (): Promise<
-  ReadonlyArray<readonly [string, ServerCredentials, Uint8Array]>
-> => {
-  const pki = await makeTestPki()
-  const random = seededRandom("attack-hostile-ca")
-  const ca = await createCertificateAuthority({
-    commonName: "attack CA",
-    now: NOW,
-    validityDays: 365,
-    random,
-  })
-  const key = generateIdentity(random)
-  const issue = (notBefore: number, notAfter: number) =>
-    issueServerCertificate({
-      ca,
-      subjectPublicKey: key.publicKey,
-      commonName: "localhost",
-      dnsNames: ["localhost"],
-      ipAddresses: ["127.0.0.1"],
-      notBefore: new Date(NOW.getTime() + notBefore * DAY),
-      notAfter: new Date(NOW.getTime() + notAfter * DAY),
-      random,
-    })
-  const expired = await issue(-30, -1)
-  const revoked = await issue(-1, 30)
-  const crl = async (serials: ReadonlyArray<string>) =>
-    (
-      await createCrl({
-        ca,
-        revokedSerials: serials,
-        thisUpdate: NOW,
-        nextUpdate: new Date(NOW.getTime() + DAY),
-      })
-    ).crlDer
-  return [
-    ["another name, same CA", pki.otherServer, pki.caCertificateDer],
-    ["another CA", (await makeTestPki("other")).server, pki.caCertificateDer],
-    [
-      "the genuine certificate without its key",
-      { ...pki.server, key: generateIdentity(random) },
-      pki.caCertificateDer,
-    ],
-    ["expired", { certificateDer: expired.certificateDer, crlDer: await crl([]), key }, ca.certificateDer],
-    [
-      "revoked",
-      { certificateDer: revoked.certificateDer, crlDer: await crl([revoked.serialNumber]), key },
-      ca.certificateDer,
-    ],
-  ]
-}
-
-/** Serves `credentials` for one login attempt; true when the client refused the server. */
-const refusesCertificate = async (credentials: ServerCredentials, caCertificateDer: Uint8Array) => {
+/**
+ * Serves the case's credentials for one login attempt; true when the client refused the server
+ * with the sentence the case names.
+ */
+const refusesCertificate = async ({ setUp, refusal }: CertificateCase): Promise<boolean> => {
+  const { credentials, trust } = await setUp()
   const scope = await Effect.runPromise(Scope.make())
   try {
     const running = await Effect.runPromise(
@@ -223,14 +170,14 @@ const refusesCertificate = async (credentials: ServerCredentials, caCertificateD
       host: "127.0.0.1",
       port: running.port,
       serverName: "localhost",
-      trust: { caCertificateDer },
+      trust,
       identity: { name: "alice", key: userKey("alice") },
       now: () => NOW,
     })
     link.close()
     return false
   } catch (error) {
-    return error instanceof LinkError && error.reason === "Handshake"
+    return error instanceof LinkError && error.reason === "Handshake" && refusal.test(error.message)
   } finally {
     await Effect.runPromise(Scope.close(scope, Exit.void))
   }
@@ -264,9 +211,10 @@ export const maliciousServerCategory: AttackCategory = {
           )
         }
       }
-      for (const [what, credentials, ca] of await refusedCertificates()) {
+      for (const certificateCase of certificateCases) {
+        const { what } = certificateCase
         cases++
-        if (await refusesCertificate(credentials, ca)) rejected++
+        if (await refusesCertificate(certificateCase)) rejected++
         else missed.push(`certificate: ${what}`)
       }
       const honest = await agree(server, ["honest-a", "honest-b"]).catch((error: unknown) => String(error))

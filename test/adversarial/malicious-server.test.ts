@@ -16,17 +16,16 @@ import type { UiEvent } from "../../src/client/session.events.ts"
 import { ClientSession } from "../../src/client/session.ts"
 import { acceptChatRequest, completeChatAcceptance } from "../../src/crypto/e2e.ts"
 import type { ServerCredentials } from "../../src/crypto/handshake-server.ts"
-import { generateIdentity, type IdentityKeyPair } from "../../src/crypto/identity.ts"
-import { createCertificateAuthority, createCrl, issueServerCertificate } from "../../src/crypto/pki.ts"
+import type { IdentityKeyPair } from "../../src/crypto/identity.ts"
 import { systemRandom } from "../../src/crypto/primitives.ts"
 import { safetyNumber } from "../../src/crypto/safety.ts"
 import { silentLogger } from "../../src/net/log.ts"
 import { serve } from "../../src/net/server.ts"
 import { expectMessage, login } from "../support/chat.ts"
-import { makeTestPki, NOW } from "../support/pki.ts"
-import { seededRandom } from "../support/random.ts"
+import { NOW } from "../support/pki.ts"
 import { startTestServer, type TestServer, testServerConfig, userKey } from "../support/server.ts"
 import { type Lie, lyingSupervisor } from "../support/supervisors.ts"
+import { certificateCases, days, hostilePki, type Trust } from "./certificate-cases.ts"
 
 // ── Lying supervisors ─────────────────────────────────────────────────────────────────────────
 
@@ -155,12 +154,6 @@ const impersonate = (target: string, impostor: string): Lie => {
 }
 
 // ── Clients as the user sees them ─────────────────────────────────────────────────────────────
-
-/** What the client trusts: the CA, and its own copy of the CRL when it has one. */
-interface Trust {
-  readonly caCertificateDer: Uint8Array
-  readonly localCrlDer?: Uint8Array
-}
 
 /** A ClientSession whose UI events are recorded and can be awaited one by one. */
 class UiClient {
@@ -568,8 +561,6 @@ describe("a server colluding with a registered user (full man in the middle)", (
 
 // ── Certificates the client must refuse ───────────────────────────────────────────────────────
 
-const DAY = 86_400_000
-const days = (n: number) => new Date(NOW.getTime() + n * DAY)
 const aliceKey = keyOf("alice")
 
 /** A server on our code presenting `credentials`; only alice is registered. */
@@ -586,137 +577,6 @@ const serveWith = async (credentials: ServerCredentials): Promise<number> => {
   stops.push(() => Effect.runPromise(Scope.close(scope, Exit.void)))
   return running.port
 }
-
-/** A CA the client trusts in these cases, and a server key it certifies. */
-const hostilePki = async () => {
-  const random = seededRandom("hostile-server-pki")
-  const ca = await createCertificateAuthority({
-    commonName: "onechat hostile-server test CA",
-    now: days(-30),
-    validityDays: 3650,
-    random,
-  })
-  const key = generateIdentity(random)
-  const certificate = (validity: { readonly notBefore: Date; readonly notAfter: Date }) =>
-    issueServerCertificate({
-      ca,
-      subjectPublicKey: key.publicKey,
-      commonName: "localhost",
-      dnsNames: ["localhost"],
-      ipAddresses: ["127.0.0.1"],
-      random,
-      ...validity,
-    })
-  const crl = async (revokedSerials: ReadonlyArray<string>, nextUpdate = days(30), thisUpdate = days(-1)) =>
-    (await createCrl({ ca, revokedSerials, thisUpdate, nextUpdate })).crlDer
-  const valid = await certificate({ notBefore: days(-1), notAfter: days(365) })
-  return { ca, key, certificate, crl, valid }
-}
-
-interface CertificateCase {
-  readonly what: string
-  readonly setUp: () => Promise<{
-    readonly credentials: ServerCredentials
-    readonly trust: Trust
-  }>
-  readonly refusal: RegExp
-}
-
-const testPki = () => makeTestPki()
-const certificateCases: ReadonlyArray<CertificateCase> = [
-  {
-    what: "a valid certificate of the same CA for another name",
-    setUp: async () => {
-      const pki = await testPki()
-      return { credentials: pki.otherServer, trust: { caCertificateDer: pki.caCertificateDer } }
-    },
-    refusal: /not valid for the name "localhost"/,
-  },
-  {
-    what: "a certificate for the right name from another CA",
-    setUp: async () => ({
-      credentials: (await makeTestPki("other")).server,
-      trust: { caCertificateDer: (await testPki()).caCertificateDer },
-    }),
-    refusal: /not issued by the trusted onechat CA/,
-  },
-  {
-    what: "the genuine certificate, without its private key",
-    setUp: async () => {
-      const pki = await testPki()
-      const credentials = { ...pki.server, key: generateIdentity(seededRandom("impostor")) }
-      return { credentials, trust: { caCertificateDer: pki.caCertificateDer } }
-    },
-    refusal: /server's signature over the login transcript is invalid/,
-  },
-  {
-    what: "an expired certificate",
-    setUp: async () => {
-      const pki = await hostilePki()
-      const expired = await pki.certificate({ notBefore: days(-400), notAfter: days(-1) })
-      const credentials = { certificateDer: expired.certificateDer, crlDer: await pki.crl([]), key: pki.key }
-      return { credentials, trust: { caCertificateDer: pki.ca.certificateDer } }
-    },
-    refusal: /expired at 2026-05-31/,
-  },
-  {
-    what: "a certificate not valid yet",
-    setUp: async () => {
-      const pki = await hostilePki()
-      const early = await pki.certificate({ notBefore: days(1), notAfter: days(400) })
-      const credentials = { certificateDer: early.certificateDer, crlDer: await pki.crl([]), key: pki.key }
-      return { credentials, trust: { caCertificateDer: pki.ca.certificateDer } }
-    },
-    refusal: /not valid before 2026-06-02/,
-  },
-  {
-    what: "a revoked certificate (the stapled CRL lists its serial)",
-    setUp: async () => {
-      const pki = await hostilePki()
-      const crlDer = await pki.crl([pki.valid.serialNumber])
-      const credentials = { certificateDer: pki.valid.certificateDer, crlDer, key: pki.key }
-      return { credentials, trust: { caCertificateDer: pki.ca.certificateDer } }
-    },
-    refusal: /\(serial [0-9a-f]+\) has been revoked by the onechat CA/,
-  },
-  {
-    what: "a revoked certificate with the CRL left out (the client's own CRL lists it)",
-    setUp: async () => {
-      const pki = await hostilePki()
-      const credentials = {
-        certificateDer: pki.valid.certificateDer,
-        crlDer: new Uint8Array(0),
-        key: pki.key,
-      }
-      const localCrlDer = await pki.crl([pki.valid.serialNumber])
-      return { credentials, trust: { caCertificateDer: pki.ca.certificateDer, localCrlDer } }
-    },
-    refusal: /has been revoked/,
-  },
-  {
-    what: "no CRL at all (none stapled, none known to the client)",
-    setUp: async () => {
-      const pki = await hostilePki()
-      const credentials = {
-        certificateDer: pki.valid.certificateDer,
-        crlDer: new Uint8Array(0),
-        key: pki.key,
-      }
-      return { credentials, trust: { caCertificateDer: pki.ca.certificateDer } }
-    },
-    refusal: /not trusted\. No certificate revocation list/,
-  },
-  {
-    what: "a stale CRL (past its next update)",
-    setUp: async () => {
-      const pki = await hostilePki()
-      const crlDer = await pki.crl([], days(-1))
-      const credentials = { certificateDer: pki.valid.certificateDer, crlDer, key: pki.key }
-      return { credentials, trust: { caCertificateDer: pki.ca.certificateDer } }
-    },
-    refusal: /out of date/,
-  },
-]
 
 describe("a server presenting a certificate the client must refuse", () => {
   const connect = (port: number, trust: Trust) =>

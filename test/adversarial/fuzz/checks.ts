@@ -5,19 +5,7 @@
  */
 import { Result } from "effect"
 import { ProtocolError } from "../../../src/protocol/index.ts"
-
-export const hex = (bytes: Uint8Array): string =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex")
-
-/** Byte fields as hex, recursively, so views, Buffers and copies compare equal. */
-export const normalise = (value: unknown): unknown =>
-  value instanceof Uint8Array
-    ? hex(value)
-    : Array.isArray(value)
-      ? value.map(normalise)
-      : typeof value === "object" && value !== null
-        ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalise(v)]))
-        : value
+import { normalise } from "../../protocol/helpers.ts"
 
 const bigints = (_: string, value: unknown): unknown => (typeof value === "bigint" ? `${value}n` : value)
 

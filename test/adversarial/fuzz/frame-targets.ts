@@ -7,8 +7,9 @@
 import { Result } from "effect"
 import fc from "fast-check"
 import { encodeFrame, FrameDecoder, MAX_FRAME_BODY, type ProtocolError } from "../../../src/protocol/index.ts"
+import { hex } from "../../protocol/helpers.ts"
 import { edgeFrameLength, splitAt } from "./arbitraries.ts"
-import { check, checkTyped, hex, sameValue } from "./checks.ts"
+import { check, checkTyped, sameValue } from "./checks.ts"
 import type { FuzzTarget } from "./runner.ts"
 
 const streamItem = fc.oneof(
