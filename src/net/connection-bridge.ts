@@ -434,6 +434,11 @@ export class ConnectionBridge {
     this.#flushScheduled = false
     const channel = this.#channel
     if (this.#pending.length === 0 || channel === undefined || this.#phase.name !== "app") return
+    const { socket } = this.#options
+    if (socket.destroyed || !socket.writable) {
+      this.#dropPending() // the socket is going: nothing to seal for it
+      return
+    }
     const pending = this.#pending
     let lease: Buffer | undefined
     const sealed = sealMessages(
@@ -443,8 +448,7 @@ export class ConnectionBridge {
       (length) => {
         // Pooled only for large flushes onto an empty socket queue: such a write almost always
         // completes at once, and a stalled one holds at most 4× its bytes (never a small write).
-        if (length >= POOLED_FLUSH_BYTES && this.#options.socket.writableLength === 0)
-          lease = outboundPool.take(length)
+        if (length >= POOLED_FLUSH_BYTES && socket.writableLength === 0) lease = outboundPool.take(length)
         return lease === undefined ? Buffer.allocUnsafe(length) : lease.subarray(0, length)
       },
     )
@@ -454,18 +458,10 @@ export class ConnectionBridge {
       this.#fail(sealed.failure.code)
       return
     }
-    const { socket } = this.#options
-    if (socket.destroyed || !socket.writable) {
-      if (lease !== undefined) outboundPool.give(lease)
-    } else if (lease === undefined) {
-      socket.write(sealed.success)
-    } else {
-      const lent = lease
-      // Back to the pool only once this write is done with it (or failed).
-      socket.write(sealed.success, () => outboundPool.give(lent))
-    }
-    if (this.#options.socket.writableLength > this.#options.maxOutboundBytes)
-      this.#fail(ErrorCode.SlowConsumer)
+    const lent = lease
+    // A pooled buffer goes back only once this write is done with it (or failed).
+    socket.write(sealed.success, lent === undefined ? undefined : () => outboundPool.give(lent))
+    if (socket.writableLength > this.#options.maxOutboundBytes) this.#fail(ErrorCode.SlowConsumer)
   }
 
   #dropPending(): void {

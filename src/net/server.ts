@@ -105,16 +105,17 @@ export const serve = Effect.fn("Server.serve")(function* (config: ServerConfig, 
   )
   supervisor.on("user.online", (e) => log.info("user.online", { connection: e.connectionId, user: e.name }))
   supervisor.on("user.offline", (e) => log.info("user.offline", { connection: e.connectionId, user: e.name }))
+  /** Every open socket's bridge, by connection id. */
+  const bridges = new Map<string, ConnectionBridge>()
   // The supervisor opens and closes the direct relay line between two chatting connections.
-  const byId = new Map<string, ConnectionBridge>()
   supervisor.on("chat.open", ({ between: [a, b] }) => {
-    const [first, second] = [byId.get(a), byId.get(b)]
+    const [first, second] = [bridges.get(a), bridges.get(b)]
     if (first === undefined || second === undefined) return
     first.linkChat(second)
     second.linkChat(first)
   })
   supervisor.on("chat.closed", ({ between: [a, b] }) => {
-    const [first, second] = [byId.get(a), byId.get(b)]
+    const [first, second] = [bridges.get(a), bridges.get(b)]
     first?.unlinkChat(second)
     second?.unlinkChat(first)
   })
@@ -123,7 +124,6 @@ export const serve = Effect.fn("Server.serve")(function* (config: ServerConfig, 
   )
 
   const fork = yield* FiberSet.makeRuntime<never, void, never>()
-  const bridges = new Set<ConnectionBridge>()
   const handshakes = new Map<string, number>()
   let nextId = 0
   let accepting = true
@@ -171,8 +171,7 @@ export const serve = Effect.fn("Server.serve")(function* (config: ServerConfig, 
         else handshakes.set(address, count)
       },
     })
-    bridges.add(bridge)
-    byId.set(connectionId, bridge)
+    bridges.set(connectionId, bridge)
     actor.subscribe({ error: () => bridge.destroy() })
     fork(
       Effect.callback<void>((resume) => {
@@ -181,8 +180,7 @@ export const serve = Effect.fn("Server.serve")(function* (config: ServerConfig, 
       }).pipe(
         Effect.ensuring(
           Effect.sync(() => {
-            bridges.delete(bridge)
-            byId.delete(connectionId)
+            bridges.delete(connectionId)
             log.debug("connection.closed", { connection: connectionId })
           }),
         ),
@@ -205,9 +203,9 @@ export const serve = Effect.fn("Server.serve")(function* (config: ServerConfig, 
       server.close()
       log.info("server.stopping", { connections: bridges.size })
       supervisor.send({ type: "SHUTDOWN" })
-      const drained = Promise.all([...bridges].map((bridge) => bridge.done))
+      const drained = Promise.all([...bridges.values()].map((bridge) => bridge.done))
       yield* Effect.promise(() => drained).pipe(Effect.timeout(config.shutdownGraceMs), Effect.ignore)
-      for (const bridge of bridges) bridge.destroy()
+      for (const bridge of bridges.values()) bridge.destroy()
       log.info("server.stopped", { forced: bridges.size })
     }),
   )
