@@ -1,13 +1,35 @@
 /**
- * Long-term Ed25519 identity keys for users and servers, and their PEM files (encrypted PKCS#8 for
- * private keys, SPKI for public keys). Pure: no file I/O (callers read and write the strings),
- * randomness injected. Never puts seeds, secret keys or passphrases in errors or logs, and never
- * accepts an unencrypted private key file.
+ * Long-term Ed25519 identity keys for users and servers, and their PEM files: encrypted PKCS#8
+ * (PBES2 with scrypt, ./pbes2.ts) for private keys, SPKI for public keys. Pure: no file I/O
+ * (callers read and write the strings; src/store/key-file.ts checks permissions), randomness
+ * injected. Never puts seeds, secret keys or passphrases in errors or logs, and never accepts an
+ * unencrypted private key file. No docs/protocol.md section: key files never cross the wire.
  */
 import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto"
 import { Data, Result } from "effect"
-import { bytesEqual, ED25519_SEED_BYTES, ed25519FromSeed, type Random, wipe } from "./primitives.ts"
+import { decodePem, derToPemBlock } from "./der.ts"
+import {
+  DEFAULT_SCRYPT_LOG_N,
+  decryptPrivateKeyInfo,
+  encryptPrivateKeyInfo,
+  isStrongProtection,
+  type KeyFileProtection,
+  readProtection,
+} from "./pbes2.ts"
+import { ed25519PrivateKeyInfo, ed25519SeedOf } from "./pkcs8-ed25519.ts"
+import { ED25519_SEED_BYTES, ed25519FromSeed, type Random, systemRandom, wipe } from "./primitives.ts"
 import { SecretBytes } from "./secret.ts"
+
+// The PEM/DER helpers and key-file parameters other modules import from here.
+export {
+  type DerElement,
+  decodePem,
+  derToPemBlock,
+  MAX_PEM_CHARS,
+  type PemBlock,
+  readDerSequence,
+} from "./der.ts"
+export { DEFAULT_SCRYPT_LOG_N, type KeyFileProtection, MIN_SCRYPT_LOG_N } from "./pbes2.ts"
 
 export interface IdentityKeyPair {
   /** 32 raw bytes (RFC 8032). */
@@ -18,7 +40,13 @@ export interface IdentityKeyPair {
   readonly secretKey: SecretBytes
 }
 
-export type KeyFileErrorReason = "WrongPassphrase" | "Malformed" | "NotEd25519" | "Unencrypted"
+export type KeyFileErrorReason =
+  | "WrongPassphrase"
+  | "Malformed"
+  | "NotEd25519"
+  | "Unencrypted"
+  | "Unsupported"
+  | "Damaged"
 
 const sentences: Record<KeyFileErrorReason, string> = {
   WrongPassphrase: "The passphrase does not unlock this private key.",
@@ -26,6 +54,10 @@ const sentences: Record<KeyFileErrorReason, string> = {
   NotEd25519: "The key file holds a key that is not Ed25519.",
   Unencrypted:
     "The private key file is not encrypted; onechat only accepts passphrase-encrypted private keys.",
+  Unsupported:
+    "The private key file uses an encryption onechat does not read (it reads PBES2 with scrypt or PBKDF2 and AES-CBC, within memory and work limits).",
+  Damaged:
+    "The private key file is damaged: it decrypts, but its key does not match the public key stored in it.",
 }
 
 /** A key file that cannot be used. Carries no key bytes and no passphrase. */
@@ -34,9 +66,6 @@ export class KeyFileError extends Data.TaggedError("KeyFileError")<{ readonly re
     return sentences[this.reason]
   }
 }
-
-/** Key files are small; anything larger is refused before parsing. */
-export const MAX_PEM_CHARS = 16 * 1024
 
 // Fixed DER prefixes of RFC 8410 Ed25519 keys: PKCS#8 v1 (then the 32-byte seed) and SPKI (then the
 // 32-byte public key). Building/reading these avoids JWK, whose base64url strings cannot be wiped.
@@ -60,58 +89,91 @@ export const identityFromSeed = (seed: Uint8Array): IdentityKeyPair => {
   return { publicKey, seed: SecretBytes.copyOf(seed), secretKey: new SecretBytes(secretKey) }
 }
 
-/**
- * The private key as a passphrase-encrypted PKCS#8 PEM ("ENCRYPTED PRIVATE KEY", PBES2 with
- * AES-256-CBC). Throws `RangeError` for an empty passphrase: storing a key unprotected is a bug.
- */
-export const exportEncryptedPrivateKeyPem = (key: IdentityKeyPair, passphrase: string): string => {
-  if (passphrase.length === 0) {
-    throw new RangeError("A private key must be exported with a non-empty passphrase")
-  }
-  const keyObject = ed25519PrivateKeyObject(key.seed)
-  return keyObject.export({ type: "pkcs8", format: "pem", cipher: "aes-256-cbc", passphrase }).toString()
+/** Options for writing a key file. Only test fixtures lower `scryptLogN`; the CLI and store never do. */
+export interface KeyFileWriteOptions {
+  /** Salt and IV source; the OS CSPRNG when absent. */
+  readonly random?: Random
+  /** log2 of scrypt's N: 10..17, default 17 (N = 2^17, r = 8, p = 1). */
+  readonly scryptLogN?: number
 }
 
 /**
- * Reads a passphrase-encrypted PKCS#8 PEM written by `exportEncryptedPrivateKeyPem` (or OpenSSL).
- * The file's structure is checked before decryption so that a failed decryption means a wrong
- * passphrase. (CBC has no integrity tag: a file whose *ciphertext* was damaged also reads as
- * "WrongPassphrase"; no tool can tell those apart.)
+ * The private key as a passphrase-encrypted PKCS#8 PEM ("ENCRYPTED PRIVATE KEY"): PBES2 with scrypt
+ * (N = 2^17, r = 8, p = 1) and AES-256-CBC (./pbes2.ts). The encrypted PrivateKeyInfo carries the
+ * public key as a PKCS#9 localKeyID attribute, so a damaged file is detected on import. Throws
+ * `RangeError` for an empty passphrase (storing a key unprotected is a bug) or a bad `scryptLogN`.
  */
-export const importEncryptedPrivateKeyPem = (
+export const exportEncryptedPrivateKeyPem = (
+  key: IdentityKeyPair,
+  passphrase: string,
+  options: KeyFileWriteOptions = {},
+): string => {
+  if (passphrase.length === 0) {
+    throw new RangeError("A private key must be exported with a non-empty passphrase")
+  }
+  const privateKeyInfo = ed25519PrivateKeyInfo(key.seed.expose(), key.publicKey)
+  try {
+    const der = encryptPrivateKeyInfo(privateKeyInfo, passphrase, {
+      random: options.random ?? systemRandom,
+      scryptLogN: options.scryptLogN ?? DEFAULT_SCRYPT_LOG_N,
+    })
+    return derToPemBlock(der, "ENCRYPTED PRIVATE KEY")
+  } finally {
+    wipe(privateKeyInfo)
+  }
+}
+
+/** A decrypted key file: the key, and how the file was protected. */
+export interface DecryptedKeyFile {
+  readonly key: IdentityKeyPair
+  readonly protection: KeyFileProtection
+  /** False for files that should be re-encrypted: PBKDF2 (files before onechat v3) or a cheap scrypt. */
+  readonly strong: boolean
+}
+
+/**
+ * Reads a passphrase-encrypted PKCS#8 PEM written by `exportEncryptedPrivateKeyPem`, by older
+ * onechat versions (PBES2 with PBKDF2, reported with `strong: false`) or by OpenSSL (`openssl pkcs8
+ * -topk8 -scrypt`). The structure is checked before decryption and the plaintext after it: a
+ * wrong passphrase whose CBC padding checks out by chance still reads as "WrongPassphrase", and a
+ * key that does not match the public key stored with it as "Damaged".
+ */
+export const readEncryptedPrivateKeyPem = (
   pem: string,
   passphrase: string,
-): Result.Result<IdentityKeyPair, KeyFileError> => {
+): Result.Result<DecryptedKeyFile, KeyFileError> => {
   const block = decodePem(pem)
   if (block === undefined) return fail("Malformed")
   if (block.label === "PRIVATE KEY") return fail("Unencrypted")
   if (block.label === "RSA PRIVATE KEY" || block.label === "EC PRIVATE KEY") return fail("NotEd25519")
   if (block.label !== "ENCRYPTED PRIVATE KEY") return fail("Malformed")
-  // EncryptedPrivateKeyInfo ::= SEQUENCE { encryptionAlgorithm AlgorithmIdentifier, encryptedData OCTET STRING }
-  const fields = readDerSequence(block.der)
-  const [algorithm, encrypted] = fields ?? []
-  if (fields?.length !== 2 || algorithm?.tag !== 0x30 || encrypted?.tag !== 0x04) return fail("Malformed")
-  if (!isWellFormedDer(algorithm.encoded)) return fail("Malformed")
-  let keyObject: KeyObject
+  const decrypted = decryptPrivateKeyInfo(block.der, passphrase)
+  if (Result.isFailure(decrypted)) return fail(decrypted.failure)
+  const { plaintext, protection } = decrypted.success
   try {
-    keyObject = createPrivateKey({ key: Buffer.from(block.der), format: "der", type: "pkcs8", passphrase })
-  } catch (error) {
-    return fail(isWrongPassphrase(error) ? "WrongPassphrase" : "Malformed")
-  }
-  if (keyObject.asymmetricKeyType !== "ed25519") return fail("NotEd25519")
-  const pkcs8 = keyObject.export({ type: "pkcs8", format: "der" })
-  try {
-    const prefix = pkcs8.subarray(0, PKCS8_ED25519_PREFIX.length)
-    if (
-      pkcs8.length !== PKCS8_ED25519_PREFIX.length + ED25519_SEED_BYTES ||
-      !bytesEqual(prefix, PKCS8_ED25519_PREFIX)
-    ) {
-      return fail("Malformed")
-    }
-    return Result.succeed(identityFromSeed(pkcs8.subarray(PKCS8_ED25519_PREFIX.length)))
+    const seed = ed25519SeedOf(plaintext)
+    if (typeof seed === "string") return fail(seed)
+    return Result.succeed({ key: identityFromSeed(seed), protection, strong: isStrongProtection(protection) })
   } finally {
-    wipe(pkcs8)
+    wipe(plaintext)
   }
+}
+
+/** `readEncryptedPrivateKeyPem`, keeping only the key. */
+export const importEncryptedPrivateKeyPem = (
+  pem: string,
+  passphrase: string,
+): Result.Result<IdentityKeyPair, KeyFileError> =>
+  Result.map(readEncryptedPrivateKeyPem(pem, passphrase), (file) => file.key)
+
+/** How an encrypted key file is protected (no passphrase needed, nothing decrypted). */
+export const encryptedPrivateKeyProtection = (
+  pem: string,
+): Result.Result<KeyFileProtection, KeyFileError> => {
+  const block = decodePem(pem)
+  if (block?.label !== "ENCRYPTED PRIVATE KEY") return fail("Malformed")
+  const protection = readProtection(block.der)
+  return Result.isFailure(protection) ? fail(protection.failure) : Result.succeed(protection.success)
 }
 
 /** The public key as an SPKI PEM ("PUBLIC KEY", RFC 8410). */
@@ -178,108 +240,6 @@ export const ed25519PrivateKeyObject = (seed: SecretBytes): KeyObject => {
 
 /** An Ed25519 private key as PKCS#8 DER, for WebCrypto `importKey("pkcs8", ...)`. Wipe it after use. */
 export const ed25519Pkcs8Der = (seed: SecretBytes): Uint8Array => concat(PKCS8_ED25519_PREFIX, seed.expose())
-
-export interface PemBlock {
-  readonly label: string
-  readonly der: Uint8Array
-}
-
-/**
- * The first PEM block of `text` (RFC 7468, lax: text around the block and line breaks anywhere in
- * the base64 are allowed; headers such as "Proc-Type:" are not). `undefined` when there is none.
- */
-export const decodePem = (text: string): PemBlock | undefined => {
-  if (text.length > MAX_PEM_CHARS) return undefined
-  const match = /-----BEGIN ([A-Z0-9 ]{1,64})-----([A-Za-z0-9+/=\s]*)-----END \1-----/.exec(text)
-  const label = match?.[1]
-  const body = match?.[2]?.replace(/\s+/g, "")
-  if (label === undefined || body === undefined || body.length === 0) return undefined
-  if (body.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(body)) return undefined
-  return { label, der: Uint8Array.from(Buffer.from(body, "base64")) }
-}
-
-/** DER bytes as a PEM block with the given label, 64 base64 characters per line. */
-export const derToPemBlock = (der: Uint8Array, label: string): string => {
-  const lines =
-    Buffer.from(der)
-      .toString("base64")
-      .match(/.{1,64}/g) ?? []
-  return `-----BEGIN ${label}-----\n${lines.join("\n")}\n-----END ${label}-----\n`
-}
-
-export interface DerElement {
-  readonly tag: number
-  /** The whole element: tag, length and contents. */
-  readonly encoded: Uint8Array
-}
-
-/**
- * The children of a DER SEQUENCE that spans all of `der`, or `undefined` when `der` is not exactly
- * one well-formed SEQUENCE of well-formed elements (low tag numbers, definite lengths ≤ 2^24).
- */
-export const readDerSequence = (der: Uint8Array): ReadonlyArray<DerElement> | undefined => {
-  const outer = readDerElement(der, 0, der.length)
-  if (outer === undefined || outer.tag !== 0x30 || outer.end !== der.length) return undefined
-  return readDerChildren(der, outer.contentStart, outer.end)
-}
-
-/** Whether `der` is exactly one element whose constructed parts, at every depth, are well formed. */
-const isWellFormedDer = (der: Uint8Array, depth = 0): boolean => {
-  const element = readDerElement(der, 0, der.length)
-  if (element === undefined || element.end !== der.length || depth > 8) return false
-  if ((element.tag & 0x20) === 0) return true
-  const children = readDerChildren(der, element.contentStart, element.end)
-  return children?.every((child) => isWellFormedDer(child.encoded, depth + 1)) ?? false
-}
-
-const readDerChildren = (der: Uint8Array, start: number, end: number): DerElement[] | undefined => {
-  const children: DerElement[] = []
-  for (let offset = start; offset < end; ) {
-    const child = readDerElement(der, offset, end)
-    if (child === undefined) return undefined
-    children.push({ tag: child.tag, encoded: der.subarray(offset, child.end) })
-    offset = child.end
-  }
-  return children
-}
-
-const readDerElement = (
-  der: Uint8Array,
-  offset: number,
-  limit: number,
-): { tag: number; contentStart: number; end: number } | undefined => {
-  const tag = der[offset]
-  const first = der[offset + 1]
-  if (tag === undefined || first === undefined || (tag & 0x1f) === 0x1f) return undefined
-  let length = first
-  let contentStart = offset + 2
-  if (first & 0x80) {
-    const count = first & 0x7f
-    if (count === 0 || count > 3) return undefined // indefinite or absurd lengths
-    length = 0
-    for (let i = 0; i < count; i++) {
-      const byte = der[contentStart + i]
-      if (byte === undefined) return undefined
-      length = length * 256 + byte
-    }
-    contentStart += count
-  }
-  const end = contentStart + length
-  return end <= limit ? { tag, contentStart, end } : undefined
-}
-
-/**
- * Once the outer structure is known to be sound, a failure to decrypt or to parse the decrypted
- * PrivateKeyInfo means the wrong key: with a wrong passphrase the CBC padding still checks out
- * about once in 256 tries, and OpenSSL then reports an ASN.1 error for the garbage plaintext.
- */
-const isWrongPassphrase = (error: unknown): boolean => {
-  if (!(error instanceof Error)) return false
-  const code = "code" in error && typeof error.code === "string" ? error.code : ""
-  return (
-    code === "ERR_OSSL_BAD_DECRYPT" || code.startsWith("ERR_OSSL_ASN1_") || /bad decrypt/i.test(error.message)
-  )
-}
 
 const fail = (reason: KeyFileErrorReason) => Result.fail(new KeyFileError({ reason }))
 

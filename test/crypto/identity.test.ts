@@ -1,7 +1,9 @@
 /**
- * Tests for src/crypto/identity.ts and src/crypto/secret.ts: Ed25519 identities, their encrypted
- * PKCS#8 and SPKI PEM files, the refusal of every bad file with its own reason, and that no seed
- * or passphrase ever shows up in printed output. Deterministic: seeded Random and fixed fixtures.
+ * Tests for src/crypto/identity.ts, src/crypto/pbes2.ts and src/crypto/secret.ts: Ed25519
+ * identities, their encrypted PKCS#8 (PBES2 + scrypt, and the older PBKDF2 files) and SPKI PEM
+ * files, the refusal of every bad file with its own reason, and that no seed or passphrase ever
+ * shows up in printed output. Deterministic: seeded Random and fixed fixtures, at the cheapest
+ * scrypt cost (2^10); the default cost and other tools' files are tested in pbes2.test.ts.
  */
 import { createHash, createPrivateKey, generateKeyPairSync } from "node:crypto"
 import { inspect } from "node:util"
@@ -19,6 +21,7 @@ import {
   importPublicKeyPem,
   type KeyFileErrorReason,
   publicKeyFingerprint,
+  readEncryptedPrivateKeyPem,
 } from "../../src/crypto/identity.ts"
 import { ed25519Sign, ed25519Verify, type Random } from "../../src/crypto/primitives.ts"
 import { SecretBytes } from "../../src/crypto/secret.ts"
@@ -42,9 +45,9 @@ const hex = (text: string) => Uint8Array.from(Buffer.from(text, "hex"))
 const RFC8032_SEED = hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
 const RFC8032_PUBLIC = hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
 
-// The RFC 8032 seed, written once by exportEncryptedPrivateKeyPem (Node 24.21, PBES2:
-// PBKDF2-HMAC-SHA256 × 2048 + AES-256-CBC) with the passphrase below. Fixed, so that the
-// "padding happens to verify" passphrases listed after it stay valid.
+// The RFC 8032 seed, written once by onechat v2's exportEncryptedPrivateKeyPem (Node 24.21, PBES2:
+// PBKDF2-HMAC-SHA256 × 2048 + AES-256-CBC) with the passphrase below: the files users have today.
+// Fixed, so that the "padding happens to verify" passphrases listed after it stay valid.
 const PASSPHRASE = "correct horse battery staple"
 const FIXTURE_PEM = `-----BEGIN ENCRYPTED PRIVATE KEY-----
 MIGjMF8GCSqGSIb3DQEFDTBSMDEGCSqGSIb3DQEFDDAkBBDIdd/ENZMwl+90ammR
@@ -56,6 +59,20 @@ yjMUM8QXhq+WmUFomJul02DQioHFrA==
 // Wrong passphrases for which the CBC padding still checks out, so OpenSSL fails later with an
 // ASN.1 error instead of "bad decrypt" (found by trying "wrong-0", "wrong-1", ... on the fixture).
 const PADDING_ACCIDENTS = ["wrong-342", "wrong-894", "wrong-1083"]
+
+// The RFC 8032 seed, written by this version's exportEncryptedPrivateKeyPem with scrypt N = 2^10
+// (the cheapest allowed), seededRandom("scrypt fixture") and PASSPHRASE; `openssl pkey` (3.0.19)
+// decrypts it to the RFC 8032 public key. Its own padding accidents follow it.
+const SCRYPT_FIXTURE_PEM = `-----BEGIN ENCRYPTED PRIVATE KEY-----
+MIHOMFoGCSqGSIb3DQEFDTBNMCwGCSsGAQQB2kcECzAfBBBOJaQKL8f3Srs+VD17
+TEC0AgIEAAIBCAIBAQIBIDAdBglghkgBZQMEASoEEK6v9w1MSyydjcioycko+uIE
+cLMo23OtAvEkif1aVuOaPFfX9KHVtX146q+gffDoXsQRaezE0eRbdvLVL8WhKrWV
+aT6uN9MeW3a1ha3yTdQwDPlwCpKKOn0IbvnJLJHK/xCzq8XRbmRY9t54ALhJj9aq
+t0+s8njik2Zb49AyFIB/1rA=
+-----END ENCRYPTED PRIVATE KEY-----
+`
+const SCRYPT_PADDING_ACCIDENTS = ["wrong-195", "wrong-384", "wrong-1475"]
+const CHEAP = { scryptLogN: 10 } as const
 
 const expectFailure = <A>(
   result: Result.Result<A, { reason: string; message: string }>,
@@ -98,7 +115,7 @@ describe("identities", () => {
 describe("encrypted private key PEM", () => {
   it("round-trips: the loaded key signs what the original public key verifies", () => {
     const original = generateIdentity(seededRandom("round trip"))
-    const pem = exportEncryptedPrivateKeyPem(original, PASSPHRASE)
+    const pem = exportEncryptedPrivateKeyPem(original, PASSPHRASE, CHEAP)
     expect(pem).toMatch(/^-----BEGIN ENCRYPTED PRIVATE KEY-----\n/)
     const loaded = load(pem)
     expect(loaded.publicKey).toEqual(original.publicKey)
@@ -107,8 +124,35 @@ describe("encrypted private key PEM", () => {
     )
   })
 
-  it("reads the fixed fixture (interoperability with files already written)", () => {
-    expect(load(FIXTURE_PEM).publicKey).toEqual(RFC8032_PUBLIC)
+  it("reads the fixed fixtures: today's scrypt file, and the PBKDF2 files users already have (as weak)", () => {
+    expect(load(SCRYPT_FIXTURE_PEM).publicKey).toEqual(RFC8032_PUBLIC)
+    const old = readEncryptedPrivateKeyPem(FIXTURE_PEM, PASSPHRASE)
+    if (Result.isFailure(old)) throw new Error(old.failure.message)
+    expect(old.success.key.publicKey).toEqual(RFC8032_PUBLIC)
+    expect(old.success.strong).toBe(false)
+    expect(old.success.protection).toEqual({
+      kdf: "pbkdf2",
+      iterations: 2048,
+      prf: "sha256",
+      cipher: "aes-256-cbc",
+    })
+    const cheap = readEncryptedPrivateKeyPem(SCRYPT_FIXTURE_PEM, PASSPHRASE)
+    expect(Result.isSuccess(cheap) && cheap.success.strong).toBe(false) // 2^10 is for tests only
+  })
+
+  it("writes the same bytes for the same Random (the writer is deterministic given its randomness)", () => {
+    const again = exportEncryptedPrivateKeyPem(identityFromSeed(RFC8032_SEED), PASSPHRASE, {
+      ...CHEAP,
+      random: seededRandom("scrypt fixture"),
+    })
+    expect(again).toBe(SCRYPT_FIXTURE_PEM)
+  })
+
+  it("refuses a scrypt cost outside 2^10..2^17 when writing", () => {
+    const key = identityFromSeed(RFC8032_SEED)
+    for (const scryptLogN of [9, 18, 12.5]) {
+      expect(() => exportEncryptedPrivateKeyPem(key, PASSPHRASE, { scryptLogN })).toThrow(RangeError)
+    }
   })
 
   it("refuses to export with an empty passphrase", () => {
@@ -119,6 +163,36 @@ describe("encrypted private key PEM", () => {
     const error = expectFailure(importEncryptedPrivateKeyPem(FIXTURE_PEM, "hunter2"), "WrongPassphrase")
     expect(error.message).toBe("The passphrase does not unlock this private key.")
     expectFailure(importEncryptedPrivateKeyPem(FIXTURE_PEM, ""), "WrongPassphrase")
+    expectFailure(importEncryptedPrivateKeyPem(SCRYPT_FIXTURE_PEM, "hunter2"), "WrongPassphrase")
+    expectFailure(importEncryptedPrivateKeyPem(SCRYPT_FIXTURE_PEM, `${PASSPHRASE} `), "WrongPassphrase")
+  })
+
+  it("reports a wrong scrypt passphrase as WrongPassphrase when the padding happens to verify", () => {
+    for (const passphrase of SCRYPT_PADDING_ACCIDENTS) {
+      expectFailure(importEncryptedPrivateKeyPem(SCRYPT_FIXTURE_PEM, passphrase), "WrongPassphrase")
+    }
+  })
+
+  it("never accepts a file with one flipped byte, anywhere (the public key stored inside catches the rest)", () => {
+    const der = decodePem(SCRYPT_FIXTURE_PEM)?.der ?? new Uint8Array(0)
+    const reasons = new Map<string, number>()
+    for (let offset = 0; offset < der.length; offset++) {
+      const flipped = Uint8Array.from(der)
+      flipped[offset] = (flipped[offset] ?? 0) ^ 0x01
+      const result = importEncryptedPrivateKeyPem(derToPemBlock(flipped, "ENCRYPTED PRIVATE KEY"), PASSPHRASE)
+      if (Result.isSuccess(result)) throw new Error(`a flip at byte ${offset} was accepted`)
+      reasons.set(result.failure.reason, (reasons.get(result.failure.reason) ?? 0) + 1)
+    }
+    // Flips in the ciphertext blocks holding the seed decrypt to a valid structure with another
+    // seed: only the stored public key reveals them.
+    expect(reasons.get("Damaged") ?? 0).toBeGreaterThanOrEqual(16)
+    expect([...reasons.keys()].sort()).toEqual([
+      "Damaged",
+      "Malformed",
+      "NotEd25519", // the IV flips a byte of the algorithm's OID
+      "Unsupported",
+      "WrongPassphrase",
+    ])
   })
 
   it("reports a wrong passphrase as WrongPassphrase even when the CBC padding happens to verify", () => {
@@ -228,8 +302,12 @@ describe("secrets never print", () => {
   })
 
   it("keeps passphrases and key bytes out of errors", () => {
+    const damaged = decodePem(SCRYPT_FIXTURE_PEM)?.der.slice() ?? new Uint8Array(0)
+    damaged[120] = (damaged[120] ?? 0) ^ 1 // a ciphertext byte of the seed
     const errors = [
       importEncryptedPrivateKeyPem(FIXTURE_PEM, `${PASSPHRASE}!`),
+      importEncryptedPrivateKeyPem(SCRYPT_FIXTURE_PEM, `${PASSPHRASE}!`),
+      importEncryptedPrivateKeyPem(derToPemBlock(damaged, "ENCRYPTED PRIVATE KEY"), PASSPHRASE),
       importEncryptedPrivateKeyPem(FIXTURE_PEM.replace("MIGjMF8G", "MIGjM!8G"), PASSPHRASE),
     ].map((result) => (Result.isFailure(result) ? result.failure : undefined))
     for (const error of errors) {
