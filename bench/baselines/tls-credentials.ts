@@ -19,6 +19,14 @@ export const tlsServerCredentials = (dir: string): { readonly key: string; reado
   }
 }
 
+/**
+ * The key-exchange group of each TLS login baseline. Node 24 (OpenSSL 3.5) negotiates
+ * X25519MLKEM768 by default, so "tls" (the baseline of earlier runs) was already hybrid; both are
+ * now set explicitly, on the server and on the client (which then sends one key share only).
+ */
+export const TLS_LOGIN_GROUPS = { tls: "X25519MLKEM768", "tls-x25519": "X25519" } as const
+export type TlsLoginTarget = keyof typeof TLS_LOGIN_GROUPS
+
 export const tlsCaCertificate = (dir: string): string => readFileSync(join(dir, "ca", "ca.cert.pem"), "utf8")
 
 /** Parses `--name value` pairs of a baseline server's command line. */

@@ -3,7 +3,7 @@
  * ratios to the baselines measured in the same run, server CPU per unit of work beside each rate,
  * and the issue's targets with whether each was met.
  */
-import type { BenchResults, LatencyResult, RelayResult } from "./results.ts"
+import type { BenchResults, LatencyResult, LoginCryptoCost, LoginResult, RelayResult } from "./results.ts"
 import { fmt, ratio } from "./stats.ts"
 
 const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string =>
@@ -26,6 +26,38 @@ const relayRow = (
 ): RelayResult | undefined =>
   results.relay.find((r) => r.target === target && r.pairs === pairs && r.size === size)
 
+const LOGIN_LABELS: Record<LoginResult["target"], string> = {
+  onechat: "onechat v3 (X25519 + ML-KEM-768)",
+  tls: "Node tls 1.3, X25519MLKEM768",
+  "tls-x25519": "Node tls 1.3, X25519",
+}
+
+/** The hybrid's cost per login and the ML-DSA-65 comparison (bench/scenarios/login-crypto.ts). */
+export const loginCryptoTable = (cost: LoginCryptoCost): string => {
+  const { mlkem, x25519, wire } = cost
+  const us = (value: number) => fmt(value, 1)
+  const client = mlkem.keyGenerationUs.median + mlkem.decapsulationUs.median
+  const server = mlkem.importKeyUs.median + mlkem.encapsulationUs.median
+  const rows = [
+    ["ML-KEM-768, client: key generation + decapsulation", `${us(client)} µs`],
+    ["ML-KEM-768, server: key import + encapsulation", `${us(server)} µs`],
+    ["ML-KEM-768, whole login (both sides)", `${us(client + server)} µs`],
+    [
+      "X25519, whole login (both sides: 2 key pairs, 2 shared secrets)",
+      `${us(2 * (x25519.keyPairUs.median + x25519.sharedSecretUs.median))} µs`,
+    ],
+    [
+      "bytes the hybrid adds on the wire (kem_ek + kem_ct)",
+      `${wire.addedBytes} B (hellos ${wire.clientHelloBytes} + ${wire.serverHelloBytes} B, were 73 + 66)`,
+    ],
+    ...cost.signatures.map((s) => [
+      `${s.name}: sign + verify (signature, public key)`,
+      `${us(s.signUs.median)} + ${us(s.verifyUs.median)} µs (${s.signatureBytes} B, ${s.publicKeyBytes} B)`,
+    ]),
+  ]
+  return table(["hybrid cost (one core, in-process)", "per login"], rows)
+}
+
 export const loginTable = (results: BenchResults): string => {
   const tls = results.logins.find((r) => r.target === "tls")
   return table(
@@ -36,10 +68,10 @@ export const loginTable = (results: BenchResults): string => {
       "server core use",
       "generator cores",
       "other processes' cores",
-      "vs TLS",
+      "vs TLS X25519MLKEM768",
     ],
     results.logins.map((r) => [
-      r.target === "onechat" ? "onechat" : "Node tls 1.3",
+      LOGIN_LABELS[r.target],
       fmt(r.loginsPerSecond.median),
       fmt(r.serverCpuMsPerLogin.median, 3),
       pct(r.serverCpuUtilisation.median),
@@ -276,6 +308,8 @@ export const renderReport = (results: BenchResults): string => {
     `${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}, commit ${m.commit?.slice(0, 12) ?? "unknown"}, load average at start ${m.loadAverageAtStart.join(" / ")}`,
   ]
   if (results.logins.length > 0) sections.push("### Logins", loginTable(results))
+  const crypto = results.logins.find((r) => r.crypto !== undefined)?.crypto
+  if (crypto !== undefined) sections.push(loginCryptoTable(crypto))
   if (results.relay.length > 0)
     sections.push("### Relay throughput (messages/s delivered end to end)", relayTable(results))
   if (results.latency.length > 0)

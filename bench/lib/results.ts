@@ -12,8 +12,39 @@ export interface Measured {
   readonly runs: ReadonlyArray<number>
 }
 
+/** One signature scheme's cost per login (one sign, one verify) and sizes. */
+export interface SignatureCost {
+  readonly name: string
+  readonly signUs: Measured
+  readonly verifyUs: Measured
+  readonly signatureBytes: number
+  readonly publicKeyBytes: number
+}
+
+/** The login's primitives measured in one process (bench/scenarios/login-crypto.ts). */
+export interface LoginCryptoCost {
+  readonly mlkem: {
+    readonly keyGenerationUs: Measured
+    readonly importKeyUs: Measured
+    readonly encapsulationUs: Measured
+    readonly decapsulationUs: Measured
+  }
+  readonly x25519: { readonly keyPairUs: Measured; readonly sharedSecretUs: Measured }
+  readonly wire: {
+    readonly clientHelloBytes: number
+    readonly serverHelloBytes: number
+    /** ML-KEM-768 encapsulation key + ciphertext: what the hybrid adds to the two hellos. */
+    readonly addedBytes: number
+  }
+  /** Ed25519 (what logins use) beside ML-DSA-65 (what a post-quantum signature would cost). */
+  readonly signatures: ReadonlyArray<SignatureCost>
+}
+
 export interface LoginResult {
-  readonly target: "onechat" | "tls"
+  /** "tls": Node TLS 1.3 with X25519MLKEM768; "tls-x25519": with X25519 only. */
+  readonly target: "onechat" | "tls" | "tls-x25519"
+  /** On the onechat row: the hybrid's cost per login, measured in the bench process. */
+  readonly crypto?: LoginCryptoCost
   readonly loginsPerSecond: Measured
   /** Server CPU milliseconds per completed login (user + system, all threads). */
   readonly serverCpuMsPerLogin: Measured

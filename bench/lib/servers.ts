@@ -39,12 +39,16 @@ export const startOnechatServer = (options: OnechatServerOptions): Promise<Runni
     "2000",
   ])
 
-/** A baseline: the TLS handshake server, or the TLS / plaintext relay. */
-export const startBaselineServer = (kind: "tls-handshake" | "tls-relay" | "plain-relay", dir: string) =>
+/** A baseline: the TLS handshake server (offering only `groups`), or the TLS / plaintext relay. */
+export const startBaselineServer = (
+  kind: "tls-handshake" | "tls-relay" | "plain-relay",
+  dir: string,
+  groups = "X25519MLKEM768",
+) =>
   spawnListeningServer(
     kind,
     kind === "tls-handshake"
-      ? ["--import", "tsx", "bench/baselines/tls-handshake-server.ts", "--dir", dir]
+      ? ["--import", "tsx", "bench/baselines/tls-handshake-server.ts", "--dir", dir, "--groups", groups]
       : [
           "--import",
           "tsx",

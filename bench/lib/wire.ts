@@ -17,7 +17,8 @@ export interface PairSpec {
 export type AgentCommand =
   | {
       readonly cmd: "login-load"
-      readonly target: "onechat" | "tls"
+      /** "tls": TLS 1.3 with X25519MLKEM768; "tls-x25519": with X25519 only. */
+      readonly target: "onechat" | "tls" | "tls-x25519"
       readonly port: number
       readonly users: ReadonlyArray<string>
       readonly durationMs: number

@@ -1,14 +1,18 @@
 /**
  * Scenario 1, logins per second: many concurrent clients completing full logins back to back for a
- * fixed time, against the onechat server and against a Node `tls` TLS 1.3 server with the same
- * Ed25519 certificate (full handshakes, no resumption). Server CPU per login beside the rate.
+ * fixed time, against the onechat server (v3: hybrid X25519 + ML-KEM-768) and against a Node `tls`
+ * TLS 1.3 server with the same Ed25519 certificate (full handshakes, no resumption), once with
+ * X25519MLKEM768 and once with X25519. Server CPU per login beside the rate; then the hybrid's cost
+ * per login and the ML-DSA-65 comparison, measured in this process (./login-crypto.ts).
  */
+import { TLS_LOGIN_GROUPS } from "../baselines/tls-credentials.ts"
 import { startTogether } from "../lib/agent-client.ts"
 import { type BenchContext, measured, sleep, sum } from "../lib/context.ts"
 import { CpuMeter } from "../lib/proc.ts"
 import type { LoginResult } from "../lib/results.ts"
 import { type RunningServer, startBaselineServer } from "../lib/servers.ts"
 import { userNames } from "../lib/users.ts"
+import { measureLoginCrypto } from "./login-crypto.ts"
 
 /** Logins in flight per generator process. */
 export const LOGIN_CONCURRENCY = 32
@@ -47,8 +51,11 @@ const oneRun = async (
 export const runLoginScenario = async (ctx: BenchContext, onechat: RunningServer): Promise<LoginResult[]> => {
   const durationMs = ctx.quick ? 1_000 : 5_000
   const results: LoginResult[] = []
-  for (const target of ["onechat", "tls"] as const) {
-    const server = target === "onechat" ? onechat : await startBaselineServer("tls-handshake", ctx.dir)
+  for (const target of ["onechat", "tls", "tls-x25519"] as const) {
+    const server =
+      target === "onechat"
+        ? onechat
+        : await startBaselineServer("tls-handshake", ctx.dir, TLS_LOGIN_GROUPS[target])
     try {
       await oneRun(ctx, target, server, durationMs / 2) // warm-up, not reported
       const runs = []
@@ -63,6 +70,7 @@ export const runLoginScenario = async (ctx: BenchContext, onechat: RunningServer
       }
       results.push({
         target,
+        ...(target === "onechat" ? { crypto: measureHybridCost(ctx) } : {}),
         loginsPerSecond: measured(runs.map((r) => r.rate)),
         serverCpuMsPerLogin: measured(runs.map((r) => r.cpuMsPerLogin)),
         serverCpuUtilisation: measured(runs.map((r) => r.utilisation)),
@@ -75,4 +83,23 @@ export const runLoginScenario = async (ctx: BenchContext, onechat: RunningServer
     }
   }
   return results
+}
+
+/** The micro rows, logged as they are measured (see ./login-crypto.ts). */
+const measureHybridCost = (ctx: BenchContext) => {
+  const cost = measureLoginCrypto(ctx.quick)
+  const m = cost.mlkem
+  const server = m.importKeyUs.median + m.encapsulationUs.median
+  const client = m.keyGenerationUs.median + m.decapsulationUs.median
+  ctx.log(
+    `  hybrid cost: ML-KEM-768 adds ${server.toFixed(0)} µs server + ${client.toFixed(0)} µs client CPU ` +
+      `and ${cost.wire.addedBytes} bytes per login`,
+  )
+  for (const s of cost.signatures) {
+    ctx.log(
+      `  ${s.name}: sign ${s.signUs.median.toFixed(1)} µs, verify ${s.verifyUs.median.toFixed(1)} µs, ` +
+        `signature ${s.signatureBytes} B, public key ${s.publicKeyBytes} B`,
+    )
+  }
+  return cost
 }

@@ -4,7 +4,7 @@
  * never key material or message payloads. docs/protocol.md §2.4 (ALERT), §3.3 (refused login), §7.
  */
 import { Data } from "effect"
-import { errorCodeInfo } from "../protocol/error-codes.ts"
+import { ErrorCode, errorCodeInfo } from "../protocol/error-codes.ts"
 
 /** Why `connectLink` failed. */
 export type LinkErrorReason =
@@ -46,7 +46,12 @@ const sentences: Record<LinkErrorReason, (error: LinkErrorFields) => string> = {
   ConnectionRefused: (e) => withPeriod(`Could not connect to ${e.detail ?? "the server"}`),
   Timeout: (e) => withPeriod(`The connection timed out: ${e.detail ?? "the server did not answer"}`),
   Handshake: (e) => withPeriod(e.detail ?? "The login handshake with the server failed"),
-  LoginRefused: (e) => `The server refused the login: ${codeSentence(e.code)}${serverSaid(e.code, e.detail)}`,
+  LoginRefused: (e) =>
+    e.code === ErrorCode.LoginFailed
+      ? // The server says no more on purpose (§3.3: no user enumeration), so the client says what to check.
+        "The server refused the login: it does not accept this user name with this key. It does not say why " +
+        "(unknown name, revoked certificate or another key): check the name and key file, or ask the operator."
+      : `The server refused the login: ${codeSentence(e.code)}${serverSaid(e.code, e.detail)}`,
   Alert: (e) =>
     `The server (or someone on the path) closed the connection: ${
       e.detail === undefined || e.detail === "" ? codeSentence(e.code) : withPeriod(e.detail)

@@ -1,9 +1,11 @@
 /**
  * The client's side of the login handshake (messages 1.0–1.2) as pure step functions: each takes
  * the previous state and the peer's frame body, and returns the next state and frames to send,
- * or a typed HandshakeError. No sockets, no clock, no randomness of its own. docs/protocol.md §3–§4.
+ * or a typed HandshakeError. The key agreement is hybrid (X25519 + ML-KEM-768, §4.2).
+ * No sockets, no clock, no randomness of its own. docs/protocol.md §3–§4.
  */
 import { Result } from "effect"
+import { PROTOCOL_VERSION } from "../protocol/constants.ts"
 import { encodeFrame } from "../protocol/frame.ts"
 import { decodeServerHello, encodeClientHello } from "../protocol/hello.ts"
 import { decodeHandshakeMessages, encodeHandshakeMessage, type HandshakeMessage } from "../protocol/index.ts"
@@ -20,6 +22,7 @@ import {
   Transcript,
   wipeHandshakeSecrets,
 } from "./key-schedule.ts"
+import { type MlKemKeyPair, mlKemDecapsulate, mlKemKeyPair } from "./mlkem.ts"
 import { CertificateError, type VerifiedServerCertificate, verifyServerCertificate } from "./pki.ts"
 import {
   bytesEqual,
@@ -37,6 +40,8 @@ import { makeRecordChannel, type RecordChannel } from "./record.ts"
 export interface ClientHelloSent {
   readonly frame: Uint8Array
   readonly ephemeral: X25519KeyPair
+  /** The ML-KEM-768 key pair whose encapsulation key is in the hello; dropped after SERVER_HELLO. */
+  readonly kem: MlKemKeyPair
 }
 
 /** After SERVER_HELLO: handshake keys agreed, waiting for the server's authentication record. */
@@ -67,31 +72,58 @@ export interface ClientHandshakeDone {
   /** Application keys; the first record expected from the server is 1.3 (LIST) or an ERROR. */
   readonly channel: RecordChannel
   readonly server: VerifiedServerCertificate
+  /** The CRL the server stapled in SERVER_CERTIFICATE (empty when none), checked against the CA. */
+  readonly stapledCrlDer: Uint8Array
 }
 
 const fail = (reason: HandshakeError["reason"], detail?: string) =>
   Result.fail(new HandshakeError(detail === undefined ? { reason } : { reason, detail }))
 
-/** Message 1.0: fresh nonce and ephemeral key. */
+/** Message 1.0: fresh nonce, X25519 ephemeral and ML-KEM-768 key pair (from `random`). */
 export const startClientHandshake = (random: Random): ClientHelloSent => {
   const ephemeral = x25519KeyPair(random)
-  const frame = encodeFrame(encodeClientHello({ nonce: random(32), ephemeralKey: ephemeral.publicKey }))
-  return { frame, ephemeral }
+  const kem = mlKemKeyPair(random)
+  const frame = encodeFrame(
+    encodeClientHello({
+      nonce: random(32),
+      ephemeralKey: ephemeral.publicKey,
+      kemEncapsulationKey: kem.encapsulationKey,
+    }),
+  )
+  return { frame, ephemeral, kem }
 }
 
-/** SERVER_HELLO → handshake keys (§4.2). The ephemeral secret is wiped here. */
+/** A SERVER_HELLO that is not v3: the server needs upgrading (or this client does). */
+const helloFailure = (body: Uint8Array, message: string, reason: string) =>
+  reason === "UnsupportedVersion" && body.length > 1 && body[1] !== PROTOCOL_VERSION
+    ? Result.fail(new HandshakeError({ reason: "ServerVersion", peerVersion: body[1]! }))
+    : fail("Malformed", message)
+
+/**
+ * SERVER_HELLO → handshake keys (§4.2): X25519 and ML-KEM-768 decapsulation, both secrets mixed.
+ * The ephemeral secret and both shared secrets are wiped here; the KEM key pair is then dropped.
+ */
 export const clientReceiveServerHello = (
   sent: ClientHelloSent,
   body: Uint8Array,
 ): Result.Result<ClientKeysAgreed, HandshakeError> => {
   const hello = decodeServerHello(body)
-  if (Result.isFailure(hello)) return fail("Malformed", hello.failure.message)
-  const shared = x25519(sent.ephemeral.secretKey, hello.success.ephemeralKey)
+  if (Result.isFailure(hello)) {
+    wipe(sent.ephemeral.secretKey)
+    return helloFailure(body, hello.failure.message, hello.failure.reason)
+  }
+  const dh = x25519(sent.ephemeral.secretKey, hello.success.ephemeralKey)
   wipe(sent.ephemeral.secretKey)
-  if (shared === undefined) return fail("LowOrderKey")
+  if (dh === undefined) return fail("LowOrderKey")
+  // The decoder checked the ciphertext's length; a tampered one decapsulates to an unrelated secret.
+  const kemSecret = mlKemDecapsulate(sent.kem.decapsulationKey, hello.success.kemCiphertext)
+  if (Result.isFailure(kemSecret)) {
+    wipe(dh)
+    return fail("Malformed", kemSecret.failure.message)
+  }
   const transcript = new Transcript().add(sent.frame).add(encodeFrame(body))
-  const secrets = deriveHandshakeSecrets(shared, transcript.hash())
-  wipe(shared)
+  const secrets = deriveHandshakeSecrets({ mlkem: kemSecret.success, x25519: dh }, transcript.hash())
+  wipe(dh, kemSecret.success)
   const handshake = makeRecordChannel("client", secrets.clientToServer, secrets.serverToClient)
   return Result.succeed({ transcript, secrets, handshake })
 }
@@ -141,7 +173,7 @@ export const clientReceiveServerAuth = (
     return abort(agreed, new HandshakeError({ reason: "BadServerFinished" }))
   }
   transcript.add(encodeHandshakeMessage(finished))
-  return Result.succeed(authenticateClient(agreed, identity, server.success))
+  return Result.succeed(authenticateClient(agreed, identity, server.success, certificate.crl))
 }
 
 /**
@@ -179,6 +211,7 @@ const authenticateClient = (
   agreed: ClientKeysAgreed,
   identity: LoginIdentity,
   server: VerifiedServerCertificate,
+  stapledCrlDer: Uint8Array,
 ): ClientHandshakeDone => {
   const { transcript, secrets } = agreed
   const messages: HandshakeMessage[] = []
@@ -202,6 +235,7 @@ const authenticateClient = (
     frame: sealed.success,
     channel: makeRecordChannel("client", keys.clientToServer, keys.serverToClient),
     server,
+    stapledCrlDer,
   }
 }
 

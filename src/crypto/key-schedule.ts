@@ -1,10 +1,10 @@
 /**
  * Login key schedule: the running transcript hash and the HKDF-SHA256 derivations of handshake
- * keys, finished keys and application keys, one key and IV per direction.
- * Pure: bytes in, bytes out. docs/protocol.md §4.
+ * keys (from the hybrid ML-KEM-768 + X25519 secret), finished keys and application keys, one key
+ * and IV per direction. Pure: bytes in, bytes out; no randomness. docs/protocol.md §4.
  */
 import { createHash, createSecretKey, type Hash, type KeyObject } from "node:crypto"
-import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, hkdfExpand, hkdfExtract, hmacSha256 } from "./primitives.ts"
+import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, hkdfExpand, hkdfExtract, hmacSha256, wipe } from "./primitives.ts"
 import type { DirectionKeys } from "./record.ts"
 import { SecretBytes } from "./secret.ts"
 
@@ -25,16 +25,16 @@ export class Transcript {
 }
 
 // The HKDF labels of §4, encoded once.
-const C_HS_KEY = ascii("onechat v2 c hs key")
-const C_HS_IV = ascii("onechat v2 c hs iv")
-const S_HS_KEY = ascii("onechat v2 s hs key")
-const S_HS_IV = ascii("onechat v2 s hs iv")
-const C_FINISHED = ascii("onechat v2 c finished")
-const S_FINISHED = ascii("onechat v2 s finished")
-const C_AP_KEY = ascii("onechat v2 c ap key")
-const C_AP_IV = ascii("onechat v2 c ap iv")
-const S_AP_KEY = ascii("onechat v2 s ap key")
-const S_AP_IV = ascii("onechat v2 s ap iv")
+const C_HS_KEY = ascii("onechat v3 c hs key")
+const C_HS_IV = ascii("onechat v3 c hs iv")
+const S_HS_KEY = ascii("onechat v3 s hs key")
+const S_HS_IV = ascii("onechat v3 s hs iv")
+const C_FINISHED = ascii("onechat v3 c finished")
+const S_FINISHED = ascii("onechat v3 s finished")
+const C_AP_KEY = ascii("onechat v3 c ap key")
+const C_AP_IV = ascii("onechat v3 c ap iv")
+const S_AP_KEY = ascii("onechat v3 s ap key")
+const S_AP_IV = ascii("onechat v3 s ap iv")
 
 /**
  * Expands `label` into a fresh key and IV for one direction. `secret` is the PRK, raw or as a
@@ -51,6 +51,28 @@ export const expandDirectionKeys = (
 
 const labelBytes = (text: string | Uint8Array): Uint8Array => (typeof text === "string" ? ascii(text) : text)
 
+/**
+ * The two shared secrets of the login's hybrid key agreement. Breaking either primitive alone
+ * reveals nothing: HS depends on both (§4.2).
+ */
+export interface HybridSharedSecrets {
+  /** ML-KEM-768 shared secret, 32 bytes. */
+  readonly mlkem: Uint8Array
+  /** X25519 shared secret, 32 bytes (never all zero: checked by `x25519`). */
+  readonly x25519: Uint8Array
+}
+
+/**
+ * The IKM of HS: `ss_mlkem ‖ dh_x25519`, ML-KEM first as in X25519MLKEM768
+ * (draft-ietf-tls-ecdhe-mlkem). The caller wipes the result.
+ */
+export const hybridInputKeyMaterial = (shared: HybridSharedSecrets): Uint8Array => {
+  const ikm = new Uint8Array(shared.mlkem.length + shared.x25519.length)
+  ikm.set(shared.mlkem, 0)
+  ikm.set(shared.x25519, shared.mlkem.length)
+  return ikm
+}
+
 export interface HandshakeSecrets {
   readonly handshakeSecret: SecretBytes
   readonly clientToServer: DirectionKeys
@@ -59,9 +81,17 @@ export interface HandshakeSecrets {
   readonly serverFinishedKey: SecretBytes
 }
 
-/** §4.2: HS = HKDF-Extract(TH(…SERVER_HELLO), dh) and everything expanded from it. */
-export const deriveHandshakeSecrets = (sharedSecret: Uint8Array, helloHash: Uint8Array): HandshakeSecrets => {
-  const hs = hkdfExtract(helloHash, sharedSecret)
+/**
+ * §4.2: HS = HKDF-Extract(salt = TH(…SERVER_HELLO), IKM = ss_mlkem ‖ dh) and everything expanded
+ * from it. The caller still owns (and wipes) both shared secrets.
+ */
+export const deriveHandshakeSecrets = (
+  shared: HybridSharedSecrets,
+  helloHash: Uint8Array,
+): HandshakeSecrets => {
+  const ikm = hybridInputKeyMaterial(shared)
+  const hs = hkdfExtract(helloHash, ikm)
+  wipe(ikm)
   // One KeyObject for the six expansions; it holds a copy of HS that is dropped, not wiped.
   const prk = createSecretKey(hs)
   return {
@@ -95,8 +125,8 @@ export const finishedMac = (finishedKey: SecretBytes, transcriptHash: Uint8Array
 export const signedContent = (label: string, transcriptHash: Uint8Array): Uint8Array =>
   Buffer.concat([ascii(label), Uint8Array.of(0), transcriptHash])
 
-export const SERVER_VERIFY_LABEL = "onechat v2 server verify"
-export const CLIENT_VERIFY_LABEL = "onechat v2 client verify"
+export const SERVER_VERIFY_LABEL = "onechat v3 server verify"
+export const CLIENT_VERIFY_LABEL = "onechat v3 client verify"
 
 /** Wipes every secret of a handshake once application keys exist or the handshake failed. */
 export const wipeHandshakeSecrets = (secrets: HandshakeSecrets): void => {

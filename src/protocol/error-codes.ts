@@ -7,8 +7,11 @@ export const ErrorCode = {
   Malformed: 1,
   IllegalState: 2,
   WrongPeer: 3,
+  /** Not sent by v3 (LoginFailed instead); kept so the number is never reused. */
   UnknownUser: 4,
+  /** Not sent by v3 (LoginFailed instead); kept so the number is never reused. */
   KeyMismatch: 5,
+  /** Not sent by v3 (LoginFailed instead); kept so the number is never reused. */
   BadSignature: 6,
   BadFinished: 7,
   Revoked: 8,
@@ -23,6 +26,8 @@ export const ErrorCode = {
   FrameTooLarge: 17,
   Internal: 18,
   KeyExhausted: 19,
+  /** Unknown user, revoked user, wrong key or bad signature: one code, so names cannot be probed. */
+  LoginFailed: 20,
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
 
@@ -48,7 +53,7 @@ const info: Record<ErrorCode, ErrorCodeInfo> = {
   13: { name: "ShuttingDown", fatal: true, sentence: "The server is shutting down." },
   14: { name: "ServerBusy", fatal: true, sentence: "The server has reached its connection limit." },
   15: { name: "RateLimited", fatal: true, sentence: "Too many connection attempts from this address." },
-  16: { name: "UnsupportedVersion", fatal: true, sentence: "This server speaks onechat protocol v2 only." },
+  16: { name: "UnsupportedVersion", fatal: true, sentence: "This server speaks onechat protocol v3 only." },
   17: {
     name: "FrameTooLarge",
     fatal: true,
@@ -56,6 +61,11 @@ const info: Record<ErrorCode, ErrorCodeInfo> = {
   },
   18: { name: "Internal", fatal: true, sentence: "The server failed while handling this connection." },
   19: { name: "KeyExhausted", fatal: true, sentence: "The connection's key reached its record limit." },
+  20: {
+    name: "LoginFailed",
+    fatal: true,
+    sentence: "Login failed: this user name and key are not accepted by this server.",
+  },
 }
 
 export const isErrorCode = (code: number): code is ErrorCode => Object.hasOwn(info, code)

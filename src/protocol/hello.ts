@@ -1,14 +1,16 @@
 /**
  * The plaintext frames sent before any key exists: CLIENT_HELLO (1.0), SERVER_HELLO (1.1) and
  * ALERT. Encoders return frame bodies (frame with `encodeFrame`); decoders are total, return
- * zero-copy views for nonces and keys, and never throw. Pure: no I/O, no crypto.
- * docs/protocol.md §3.1, §3.2, §2.4.
+ * zero-copy views for nonces and keys, and never throw. Pure: no I/O, no crypto (the ML-KEM key and
+ * ciphertext are carried as opaque bytes of fixed size). docs/protocol.md §3.1, §3.2, §2.4.
  */
 import { Result } from "effect"
 import { fixedSize, isPrintableAscii, sanitizeReasonText } from "./codec.ts"
 import {
   CLIENT_HELLO_BYTES,
   FrameType,
+  KEM_CIPHERTEXT_BYTES,
+  KEM_ENCAPSULATION_KEY_BYTES,
   KEY_BYTES,
   LEGACY_V1_PREFIX,
   MAX_REASON_TEXT,
@@ -30,6 +32,18 @@ export interface Hello {
   readonly ephemeralKey: Uint8Array
 }
 
+/** CLIENT_HELLO's values: the hello plus a fresh ML-KEM-768 encapsulation key. */
+export interface ClientHello extends Hello {
+  /** 1,184 bytes. */
+  readonly kemEncapsulationKey: Uint8Array
+}
+
+/** SERVER_HELLO's values: the hello plus the ML-KEM-768 ciphertext to the client's key. */
+export interface ServerHello extends Hello {
+  /** 1,088 bytes. */
+  readonly kemCiphertext: Uint8Array
+}
+
 /** An ALERT frame: an unauthenticated error code and sentence, then the sender closes. */
 export interface Alert {
   readonly code: ErrorCode
@@ -45,15 +59,24 @@ export const CLIENT_HELLO_MAGIC: Uint8Array = Uint8Array.from([
 
 const ALERT_HEADER_BYTES = 4
 
-/** CLIENT_HELLO body: `0x01 ‖ "onechat" ‖ u8 2 ‖ nonce[32] ‖ eph[32]` (73 bytes). */
-export const encodeClientHello = (hello: Hello): Uint8Array => {
+const NONCE_AT = CLIENT_HELLO_MAGIC.length + 1
+const EPHEMERAL_AT = NONCE_AT + NONCE_BYTES
+const KEM_KEY_AT = EPHEMERAL_AT + KEY_BYTES
+
+/**
+ * CLIENT_HELLO body: `0x01 ‖ "onechat" ‖ u8 3 ‖ nonce[32] ‖ eph[32] ‖ kem_ek[1184]` (1,257 bytes).
+ * Throws RangeError on a field of the wrong size.
+ */
+export const encodeClientHello = (hello: ClientHello): Uint8Array => {
   fixedSize(hello.nonce, NONCE_BYTES, "nonce")
   fixedSize(hello.ephemeralKey, KEY_BYTES, "ephemeralKey")
+  fixedSize(hello.kemEncapsulationKey, KEM_ENCAPSULATION_KEY_BYTES, "kemEncapsulationKey")
   const body = Buffer.allocUnsafe(CLIENT_HELLO_BYTES)
   body.set(CLIENT_HELLO_MAGIC, 0)
   body[CLIENT_HELLO_MAGIC.length] = PROTOCOL_VERSION
-  body.set(hello.nonce, CLIENT_HELLO_MAGIC.length + 1)
-  body.set(hello.ephemeralKey, CLIENT_HELLO_MAGIC.length + 1 + NONCE_BYTES)
+  body.set(hello.nonce, NONCE_AT)
+  body.set(hello.ephemeralKey, EPHEMERAL_AT)
+  body.set(hello.kemEncapsulationKey, KEM_KEY_AT)
   return body
 }
 
@@ -71,10 +94,20 @@ const agreesWithMagic = (body: Uint8Array): boolean => {
 }
 
 /**
- * Decodes the first frame body of a connection. Fails with LegacyClient (a v1 client), BadMagic
- * (not a CLIENT_HELLO), UnsupportedVersion (another version), or BadLength (wrong size).
+ * The version byte of a first frame body that starts with `0x01 ‖ "onechat"`, else undefined: lets
+ * the server tell an older client (v2) to upgrade in words (§3.1).
  */
-export const decodeClientHello = (body: Uint8Array): Result.Result<Hello, ProtocolError> => {
+export const clientHelloVersion = (body: Uint8Array): number | undefined =>
+  body.length > CLIENT_HELLO_MAGIC.length && startsWith(body, CLIENT_HELLO_MAGIC)
+    ? body[CLIENT_HELLO_MAGIC.length]
+    : undefined
+
+/**
+ * Decodes the first frame body of a connection. Fails with LegacyClient (a v1 client), BadMagic
+ * (not a CLIENT_HELLO), UnsupportedVersion (another version: see `clientHelloVersion`), or
+ * BadLength (wrong size).
+ */
+export const decodeClientHello = (body: Uint8Array): Result.Result<ClientHello, ProtocolError> => {
   if (startsWith(body, LEGACY_V1_PREFIX))
     return failWith("LegacyClient", `first body of ${body.length} bytes`)
   if (!agreesWithMagic(body)) return failWith("BadMagic", `first body of ${body.length} bytes`)
@@ -85,30 +118,39 @@ export const decodeClientHello = (body: Uint8Array): Result.Result<Hello, Protoc
   if (body.length !== CLIENT_HELLO_BYTES) {
     return failWith("BadLength", `CLIENT_HELLO is ${body.length} bytes, expected ${CLIENT_HELLO_BYTES}`)
   }
-  const nonceAt = versionAt + 1
   return Result.succeed({
-    nonce: body.subarray(nonceAt, nonceAt + NONCE_BYTES),
-    ephemeralKey: body.subarray(nonceAt + NONCE_BYTES, CLIENT_HELLO_BYTES),
+    nonce: body.subarray(NONCE_AT, EPHEMERAL_AT),
+    ephemeralKey: body.subarray(EPHEMERAL_AT, KEM_KEY_AT),
+    kemEncapsulationKey: body.subarray(KEM_KEY_AT, CLIENT_HELLO_BYTES),
   })
 }
 
-/** SERVER_HELLO body: `0x02 ‖ u8 2 ‖ nonce[32] ‖ eph[32]` (66 bytes). */
-export const encodeServerHello = (hello: Hello): Uint8Array => {
+const S_NONCE_AT = 2
+const S_EPHEMERAL_AT = S_NONCE_AT + NONCE_BYTES
+const S_KEM_CIPHERTEXT_AT = S_EPHEMERAL_AT + KEY_BYTES
+
+/**
+ * SERVER_HELLO body: `0x02 ‖ u8 3 ‖ nonce[32] ‖ eph[32] ‖ kem_ct[1088]` (1,154 bytes). Throws
+ * RangeError on a field of the wrong size.
+ */
+export const encodeServerHello = (hello: ServerHello): Uint8Array => {
   fixedSize(hello.nonce, NONCE_BYTES, "nonce")
   fixedSize(hello.ephemeralKey, KEY_BYTES, "ephemeralKey")
+  fixedSize(hello.kemCiphertext, KEM_CIPHERTEXT_BYTES, "kemCiphertext")
   const body = Buffer.allocUnsafe(SERVER_HELLO_BYTES)
   body[0] = FrameType.ServerHello
   body[1] = PROTOCOL_VERSION
-  body.set(hello.nonce, 2)
-  body.set(hello.ephemeralKey, 2 + NONCE_BYTES)
+  body.set(hello.nonce, S_NONCE_AT)
+  body.set(hello.ephemeralKey, S_EPHEMERAL_AT)
+  body.set(hello.kemCiphertext, S_KEM_CIPHERTEXT_AT)
   return body
 }
 
 /**
  * Decodes a SERVER_HELLO body. Fails with EmptyFrame/UnknownFrameType/UnexpectedFrameType (not a
- * SERVER_HELLO: check for ALERT first), UnsupportedVersion, or BadLength.
+ * SERVER_HELLO: check for ALERT first), UnsupportedVersion (the version is `body[1]`), or BadLength.
  */
-export const decodeServerHello = (body: Uint8Array): Result.Result<Hello, ProtocolError> => {
+export const decodeServerHello = (body: Uint8Array): Result.Result<ServerHello, ProtocolError> => {
   const type = expectFrameType(body, FrameType.ServerHello)
   if (Result.isFailure(type)) return Result.fail(type.failure)
   if (body.length > 1 && body[1] !== PROTOCOL_VERSION) {
@@ -118,8 +160,9 @@ export const decodeServerHello = (body: Uint8Array): Result.Result<Hello, Protoc
     return failWith("BadLength", `SERVER_HELLO is ${body.length} bytes, expected ${SERVER_HELLO_BYTES}`)
   }
   return Result.succeed({
-    nonce: body.subarray(2, 2 + NONCE_BYTES),
-    ephemeralKey: body.subarray(2 + NONCE_BYTES, SERVER_HELLO_BYTES),
+    nonce: body.subarray(S_NONCE_AT, S_EPHEMERAL_AT),
+    ephemeralKey: body.subarray(S_EPHEMERAL_AT, S_KEM_CIPHERTEXT_AT),
+    kemCiphertext: body.subarray(S_KEM_CIPHERTEXT_AT, SERVER_HELLO_BYTES),
   })
 }
 

@@ -18,6 +18,8 @@ export {
 export {
   type Alert,
   CLIENT_HELLO_MAGIC,
+  type ClientHello,
+  clientHelloVersion,
   decodeAlert,
   decodeClientHello,
   decodeServerHello,
@@ -25,6 +27,7 @@ export {
   encodeClientHello,
   encodeServerHello,
   type Hello,
+  type ServerHello,
 } from "./hello.ts"
 export type {
   ChatMessage,

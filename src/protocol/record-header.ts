@@ -75,7 +75,7 @@ export const writeRecordHeader = (
 /**
  * Parses a RECORD frame body (without its length prefix). Fails with a frame-type error,
  * FrameTooLarge (over MAX_FRAME_BODY), BadLength (under 11 + 16 bytes), UnsupportedVersion
- * (version ≠ 2) or BadPayload (direction not 1 or 2). Never throws.
+ * (version ≠ PROTOCOL_VERSION, 3) or BadPayload (direction not 1 or 2). Never throws.
  */
 export const parseRecordHeader = (body: Uint8Array): Result.Result<RecordHeader, ProtocolError> => {
   const type = expectFrameType(body, FrameType.Record)

@@ -243,12 +243,12 @@ describe("ClientLink login", () => {
   })
 
   it("rejects with LoginRefused and the code when the server answers 1.2 with a fatal ERROR", async () => {
-    const server = await startFakeServer({ refuse: ErrorCode.UnknownUser })
+    const server = await startFakeServer({ refuse: ErrorCode.LoginFailed })
     const error = await linkError(connectLink(options(server.port)))
     expect(error.reason).toBe("LoginRefused")
-    expect(error.code).toBe(4)
+    expect(error.code).toBe(20)
     expect(error.message).toContain(
-      "The server refused the login: No user with that name is registered on this server.",
+      "The server refused the login: it does not accept this user name with this key. It does not say why",
     )
   })
 

@@ -1,3 +1,9 @@
+/**
+ * The login handshake (docs/protocol.md §3–§4) with both roles in memory through the real step
+ * functions: equal keys, fresh keys per connection, every single-byte flip of every login frame
+ * detected, certificate and signature failures, replays, low-order keys, v1 detection.
+ * The hybrid key agreement, versions and LOGIN_FAILED: handshake-hybrid.test.ts, login-failed.test.ts.
+ */
 import { Result } from "effect"
 import { beforeAll, describe, expect, it } from "vitest"
 import {
@@ -16,6 +22,7 @@ import {
 import { generateIdentity } from "../../src/crypto/identity.ts"
 import type { Random } from "../../src/crypto/primitives.ts"
 import type { RecordChannel } from "../../src/crypto/record.ts"
+import { ErrorCode } from "../../src/protocol/index.ts"
 import { makeTestPki, type TestPki } from "../support/pki.ts"
 import { seededRandom } from "../support/random.ts"
 
@@ -129,9 +136,10 @@ describe("login handshake", () => {
     expect(runHandshake({ credentials: impostor }).error?.reason).toBe("BadServerSignature")
   })
 
-  it("a key other than the registered one is refused (KeyMismatch)", () => {
+  it("a key other than the registered one is refused (KeyMismatch, sent as LOGIN_FAILED)", () => {
     const outcome = runHandshake({ registeredKey: generateIdentity(seededRandom("bob")).publicKey })
     expect(outcome.error?.reason).toBe("KeyMismatch")
+    expect(outcome.error?.code).toBe(ErrorCode.LoginFailed)
   })
 
   it("a client signature made in one session or for another server is rejected in another", () => {
@@ -158,6 +166,7 @@ describe("login handshake", () => {
     expect(Result.isSuccess(serverVerifyClient(here, alice.key.publicKey))).toBe(true)
     const replayed = serverVerifyClient({ ...here, signature: captured.signature }, alice.key.publicKey)
     expect(Result.isFailure(replayed) && replayed.failure.reason).toBe("BadSignature")
+    expect(Result.isFailure(replayed) && replayed.failure.code).toBe(ErrorCode.LoginFailed)
   })
 
   it("a replayed 1.0 (and its 1.2) cannot complete a login", () => {
@@ -186,12 +195,13 @@ describe("login handshake", () => {
     expect(outcome.error?.reason).toBe("LowOrderKey")
   })
 
-  it("a legacy v1 first frame is refused as malformed with the legacy explanation", () => {
+  it("a legacy v1 first frame is refused with the legacy explanation", () => {
     const outcome = runHandshake({
       tamper: (step, bytes) =>
         step === "clientHello" ? Uint8Array.of(0, 1, 0, 0, ...bytes.subarray(4)) : bytes,
     })
     expect(outcome.failedAt).toBe("server")
+    expect(outcome.error?.reason).toBe("LegacyClient")
     expect(outcome.error?.message).toMatch(/v1|original|version/i)
   })
 

@@ -77,19 +77,21 @@ describe("the login key schedule", () => {
     hex(new Uint8Array(hkdfSync("sha256", ikm, salt, ascii(label), length)))
 
   it("derives every handshake and application key as HKDF(salt = TH, label) says (§4.2, §4.3)", () => {
-    const shared = random(32)
+    const mlkem = random(32)
+    const dh = random(32)
+    const shared = Buffer.concat([mlkem, dh]) // §4.2: IKM = ss_mlkem ‖ dh
     const helloHash = random(32)
     const finalHash = random(32)
-    const secrets = deriveHandshakeSecrets(shared, helloHash)
+    const secrets = deriveHandshakeSecrets({ mlkem, x25519: dh }, helloHash)
     const hs = secrets.handshakeSecret.expose()
     expect(hex(hs)).toBe(hex(hkdfExtract(helloHash, shared)))
     const handshake = [
-      [secrets.clientToServer.key, "onechat v2 c hs key", 32],
-      [secrets.clientToServer.iv, "onechat v2 c hs iv", 12],
-      [secrets.serverToClient.key, "onechat v2 s hs key", 32],
-      [secrets.serverToClient.iv, "onechat v2 s hs iv", 12],
-      [secrets.clientFinishedKey, "onechat v2 c finished", 32],
-      [secrets.serverFinishedKey, "onechat v2 s finished", 32],
+      [secrets.clientToServer.key, "onechat v3 c hs key", 32],
+      [secrets.clientToServer.iv, "onechat v3 c hs iv", 12],
+      [secrets.serverToClient.key, "onechat v3 s hs key", 32],
+      [secrets.serverToClient.iv, "onechat v3 s hs iv", 12],
+      [secrets.clientFinishedKey, "onechat v3 c finished", 32],
+      [secrets.serverFinishedKey, "onechat v3 s finished", 32],
     ] as const
     for (const [secret, label, length] of handshake) {
       expect([label, hex(secret.expose())]).toEqual([label, hkdf(shared, helloHash, label, length)])
@@ -100,10 +102,10 @@ describe("the login key schedule", () => {
     )
     const application = deriveApplicationKeys(new SecretBytes(Uint8Array.from(hs)), finalHash)
     const applicationKeys = [
-      [application.clientToServer.key, "onechat v2 c ap key", 32],
-      [application.clientToServer.iv, "onechat v2 c ap iv", 12],
-      [application.serverToClient.key, "onechat v2 s ap key", 32],
-      [application.serverToClient.iv, "onechat v2 s ap iv", 12],
+      [application.clientToServer.key, "onechat v3 c ap key", 32],
+      [application.clientToServer.iv, "onechat v3 c ap iv", 12],
+      [application.serverToClient.key, "onechat v3 s ap key", 32],
+      [application.serverToClient.iv, "onechat v3 s ap iv", 12],
     ] as const
     for (const [secret, label, length] of applicationKeys) {
       expect([label, hex(secret.expose())]).toEqual([label, hkdf(hs, finalHash, label, length)])

@@ -1,8 +1,15 @@
 /**
- * Tests of ProtocolError: reason → wire error code, one-sentence messages.
+ * Tests of ProtocolError (reason → wire error code, one-sentence messages) and of the error code
+ * table of docs/protocol.md §10 (LOGIN_FAILED, the login codes v3 no longer sends).
  */
 import { describe, expect, it } from "vitest"
-import { ErrorCode, ProtocolError, type ProtocolErrorReason } from "../../src/protocol/index.ts"
+import {
+  ErrorCode,
+  errorCodeInfo,
+  isErrorCode,
+  ProtocolError,
+  type ProtocolErrorReason,
+} from "../../src/protocol/index.ts"
 
 const reasons: ReadonlyArray<ProtocolErrorReason> = [
   "FrameTooLarge",
@@ -43,5 +50,25 @@ describe("ProtocolError", () => {
       expect(error).toBeInstanceOf(Error)
       expect(error.message).toMatch(/^[A-Z][^.]*: declared length 9\.$/)
     }
+  })
+})
+
+describe("error codes", () => {
+  it("LOGIN_FAILED is code 20, fatal, with one sentence that names no reason", () => {
+    expect(ErrorCode.LoginFailed).toBe(20)
+    const info = errorCodeInfo(20)
+    expect(info).toEqual({
+      name: "LoginFailed",
+      fatal: true,
+      sentence: "Login failed: this user name and key are not accepted by this server.",
+    })
+    expect(info.sentence).not.toMatch(/unknown|revoked|signature|registered/i)
+  })
+
+  it("keeps the v2 login codes 4, 5, 6 assigned (never reused) and 8 REVOKED for online users", () => {
+    expect([ErrorCode.UnknownUser, ErrorCode.KeyMismatch, ErrorCode.BadSignature]).toEqual([4, 5, 6])
+    for (const code of [4, 5, 6, 8]) expect(isErrorCode(code)).toBe(true)
+    expect(isErrorCode(21)).toBe(false)
+    expect(errorCodeInfo(ErrorCode.UnsupportedVersion).sentence).toContain("v3")
   })
 })

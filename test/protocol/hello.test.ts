@@ -1,10 +1,12 @@
 /**
- * Tests of CLIENT_HELLO, SERVER_HELLO and ALERT (docs/protocol.md §3.1, §3.2, §2.4): exact layouts,
- * legacy and version detection, every truncation, text validation.
+ * Tests of CLIENT_HELLO, SERVER_HELLO and ALERT (docs/protocol.md §3.1, §3.2, §2.4): exact v3
+ * layouts with the ML-KEM-768 fields, legacy (v1) and older-version (v2) detection, every
+ * truncation, text validation.
  */
 import { describe, expect, it } from "vitest"
 import {
   CLIENT_HELLO_BYTES,
+  clientHelloVersion,
   decodeAlert,
   decodeClientHello,
   decodeServerHello,
@@ -20,21 +22,37 @@ import { ascii, failure, fill, fromHex, hex, ok, reasonOf } from "./helpers.ts"
 
 const nonce = fill(32, 0x11)
 const ephemeralKey = fill(32, 0x22)
+const kemEncapsulationKey = fill(1184, 0x33)
+const kemCiphertext = fill(1088, 0x44)
 
 describe("CLIENT_HELLO", () => {
-  const body = encodeClientHello({ nonce, ephemeralKey })
+  const body = encodeClientHello({ nonce, ephemeralKey, kemEncapsulationKey })
 
-  it("has the exact layout 01 'onechat' 02 nonce eph (73 bytes)", () => {
+  it("has the exact layout 01 'onechat' 03 nonce eph kem_ek (1,257 bytes)", () => {
+    expect(CLIENT_HELLO_BYTES).toBe(1257)
     expect(body.length).toBe(CLIENT_HELLO_BYTES)
-    expect(hex(body)).toBe(`01${ascii("onechat")}02${"11".repeat(32)}${"22".repeat(32)}`)
-    expect(hex(body.subarray(0, 9))).toBe("016f6e656368617402")
+    expect(hex(body)).toBe(`01${ascii("onechat")}03${"11".repeat(32)}${"22".repeat(32)}${"33".repeat(1184)}`)
+    expect(hex(body.subarray(0, 9))).toBe("016f6e656368617403")
   })
 
   it("round-trips with zero-copy views", () => {
     const hello = ok(decodeClientHello(body))
     expect(hex(hello.nonce)).toBe(hex(nonce))
     expect(hex(hello.ephemeralKey)).toBe(hex(ephemeralKey))
+    expect(hex(hello.kemEncapsulationKey)).toBe(hex(kemEncapsulationKey))
     expect(hello.nonce.buffer).toBe(body.buffer)
+    expect(hello.kemEncapsulationKey.buffer).toBe(body.buffer)
+  })
+
+  it("recognises a v2 client's 73-byte hello as another version, and names it", () => {
+    const v2 = fromHex(`01${ascii("onechat")}02${"11".repeat(32)}${"22".repeat(32)}`)
+    expect(v2.length).toBe(73)
+    expect(reasonOf(decodeClientHello(v2))).toBe("UnsupportedVersion")
+    expect(failure(decodeClientHello(v2)).code).toBe(ErrorCode.UnsupportedVersion)
+    expect(clientHelloVersion(v2)).toBe(2)
+    expect(clientHelloVersion(body)).toBe(3)
+    expect(clientHelloVersion(v2.subarray(0, 8))).toBeUndefined()
+    expect(clientHelloVersion(fromHex(`00010000${"ab".repeat(80)}`))).toBeUndefined()
   })
 
   it("recognises a v1 client by its 00 01 00 00 prefix", () => {
@@ -54,7 +72,7 @@ describe("CLIENT_HELLO", () => {
   })
 
   it("rejects another version as UnsupportedVersion, whatever its length", () => {
-    for (const version of [0, 1, 3, 255]) {
+    for (const version of [0, 1, 2, 4, 255]) {
       const other = Uint8Array.from(body)
       other[8] = version
       expect(reasonOf(decodeClientHello(other))).toBe("UnsupportedVersion")
@@ -70,29 +88,51 @@ describe("CLIENT_HELLO", () => {
   })
 
   it("refuses to encode wrong-sized nonces or keys", () => {
-    expect(() => encodeClientHello({ nonce: fill(31, 0), ephemeralKey })).toThrow(RangeError)
-    expect(() => encodeClientHello({ nonce, ephemeralKey: fill(33, 0) })).toThrow(RangeError)
+    expect(() => encodeClientHello({ nonce: fill(31, 0), ephemeralKey, kemEncapsulationKey })).toThrow(
+      RangeError,
+    )
+    expect(() => encodeClientHello({ nonce, ephemeralKey: fill(33, 0), kemEncapsulationKey })).toThrow(
+      RangeError,
+    )
+    for (const length of [0, 1183, 1185]) {
+      expect(() => encodeClientHello({ nonce, ephemeralKey, kemEncapsulationKey: fill(length, 0) })).toThrow(
+        RangeError,
+      )
+    }
   })
 })
 
 describe("SERVER_HELLO", () => {
-  const body = encodeServerHello({ nonce, ephemeralKey })
+  const body = encodeServerHello({ nonce, ephemeralKey, kemCiphertext })
 
-  it("has the exact layout 02 02 nonce eph (66 bytes) and round-trips", () => {
+  it("has the exact layout 02 03 nonce eph kem_ct (1,154 bytes) and round-trips", () => {
+    expect(SERVER_HELLO_BYTES).toBe(1154)
     expect(body.length).toBe(SERVER_HELLO_BYTES)
-    expect(hex(body)).toBe(`0202${"11".repeat(32)}${"22".repeat(32)}`)
+    expect(hex(body)).toBe(`0203${"11".repeat(32)}${"22".repeat(32)}${"44".repeat(1088)}`)
     const hello = ok(decodeServerHello(body))
     expect(hex(hello.nonce)).toBe(hex(nonce))
     expect(hex(hello.ephemeralKey)).toBe(hex(ephemeralKey))
+    expect(hex(hello.kemCiphertext)).toBe(hex(kemCiphertext))
+  })
+
+  it("refuses to encode a ciphertext of the wrong size", () => {
+    for (const length of [0, 1087, 1089]) {
+      expect(() => encodeServerHello({ nonce, ephemeralKey, kemCiphertext: fill(length, 0) })).toThrow(
+        RangeError,
+      )
+    }
   })
 
   it("rejects other frame types, versions and lengths", () => {
     expect(reasonOf(decodeServerHello(fromHex("03 0001 00")))).toBe("UnexpectedFrameType")
     expect(reasonOf(decodeServerHello(fromHex("42")))).toBe("UnknownFrameType")
     expect(reasonOf(decodeServerHello(new Uint8Array(0)))).toBe("EmptyFrame")
-    const other = Uint8Array.from(body)
-    other[1] = 3
-    expect(reasonOf(decodeServerHello(other))).toBe("UnsupportedVersion")
+    for (const version of [2, 4]) {
+      const other = Uint8Array.from(body)
+      other[1] = version
+      expect(reasonOf(decodeServerHello(other))).toBe("UnsupportedVersion")
+    }
+    expect(reasonOf(decodeServerHello(fromHex(`0202${"11".repeat(64)}`)))).toBe("UnsupportedVersion")
     for (let length = 1; length < body.length; length++) {
       expect(reasonOf(decodeServerHello(body.subarray(0, length)))).toBe("BadLength")
     }

@@ -23,10 +23,10 @@ const recordBody = (direction: number, value: bigint, ciphertextLength: number):
 }
 
 describe("writeRecordHeader", () => {
-  it("writes 17 02 direction u64 counter at the offset and returns the end", () => {
+  it("writes 17 03 direction u64 counter at the offset and returns the end", () => {
     const target = new Uint8Array(13)
     expect(writeRecordHeader(target, 1, Direction.ServerToClient, counter)).toBe(12)
-    expect(hex(target)).toBe("00170202010203040506070800")
+    expect(hex(target)).toBe("00170302010203040506070800")
   })
 
   it("refuses bad directions, counters outside u64 and short targets", () => {
@@ -36,7 +36,7 @@ describe("writeRecordHeader", () => {
     expect(() => writeRecordHeader(target, 0, Direction.ClientToServer, 2n ** 64n)).toThrow(RangeError)
     expect(() => writeRecordHeader(target, 1, Direction.ClientToServer, 0n)).toThrow(RangeError)
     writeRecordHeader(target, 0, Direction.ClientToServer, 2n ** 64n - 1n)
-    expect(hex(target)).toBe(`170201${"ff".repeat(8)}`)
+    expect(hex(target)).toBe(`170301${"ff".repeat(8)}`)
   })
 })
 
@@ -44,7 +44,7 @@ describe("parseRecordHeader", () => {
   it("parses a built header with zero-copy views", () => {
     const body = recordBody(Direction.ClientToServer, counter, 20)
     const parsed = ok(parseRecordHeader(body))
-    expect(parsed.version).toBe(2)
+    expect(parsed.version).toBe(3)
     expect(parsed.direction).toBe(Direction.ClientToServer)
     expect(parsed.counter).toBe(counter)
     expect(hex(parsed.header)).toBe(hex(body.subarray(0, 11)))
@@ -77,12 +77,14 @@ describe("parseRecordHeader", () => {
     expect(reasonOf(parseRecordHeader(body))).toBe("FrameTooLarge")
   })
 
-  it("rejects another version as UnsupportedVersion", () => {
-    const body = recordBody(Direction.ClientToServer, 0n, 16)
-    body[1] = 1
-    const error = failure(parseRecordHeader(body))
-    expect(error.reason).toBe("UnsupportedVersion")
-    expect(error.code).toBe(ErrorCode.UnsupportedVersion)
+  it("rejects another version (v2's records included) as UnsupportedVersion", () => {
+    for (const version of [1, 2, 4]) {
+      const body = recordBody(Direction.ClientToServer, 0n, 16)
+      body[1] = version
+      const error = failure(parseRecordHeader(body))
+      expect(error.reason).toBe("UnsupportedVersion")
+      expect(error.code).toBe(ErrorCode.UnsupportedVersion)
+    }
   })
 
   it("rejects a direction other than 1 or 2 as BadPayload", () => {
@@ -98,7 +100,7 @@ describe("recordAdditionalData", () => {
   it("is u32 frame length ‖ 11 header bytes", () => {
     const body = recordBody(Direction.ClientToServer, 5n, 40)
     const ad = recordAdditionalData(body.length, body.subarray(0, 11))
-    expect(hex(ad)).toBe(`00000033 170201 0000000000000005`.replace(/ /g, ""))
+    expect(hex(ad)).toBe(`00000033 170301 0000000000000005`.replace(/ /g, ""))
     expect(recordBodyLength(40 - 16)).toBe(body.length)
   })
 
