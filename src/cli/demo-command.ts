@@ -1,6 +1,6 @@
 /**
  * `onechat demo`: a server and two scripted clients in one process, on 127.0.0.1, in a throwaway
- * data folder — alice asks bob to chat, bob accepts, they compare safety numbers, exchange a few
+ * development folder (the server reads only its server/, each client only its clients/NAME/) — alice asks bob to chat, bob accepts, they compare safety numbers, exchange a few
  * end-to-end encrypted messages, alice leaves and both quit. Shows each side's view; exits 0.
  */
 import { mkdtemp, rm } from "node:fs/promises"
@@ -113,14 +113,22 @@ const demo = Effect.gen(function* () {
   yield* Console.log(
     `demo server listening on ${server.host}:${server.port} (development PKI in a temporary folder)\n`,
   )
-  const trust = yield* loadClientTrust(dir)
-  const users = new Map<string, { key: IdentityKeyPair; knownPeers: KnownPeers }>()
+  const users = new Map<
+    string,
+    {
+      key: IdentityKeyPair
+      knownPeers: KnownPeers
+      trust: Effect.Success<ReturnType<typeof loadClientTrust>>
+    }
+  >()
   for (const name of ["alice", "bob"]) {
+    // Each user's own folder, D/clients/NAME: its key and its copy of the CA certificate.
     const key = yield* loadClientKey({ dir, name, passphrase })
-    users.set(name, { key, knownPeers: yield* Effect.promise(() => KnownPeers.open(undefined)) })
+    const trust = yield* loadClientTrust(dir, name)
+    users.set(name, { key, trust, knownPeers: yield* Effect.promise(() => KnownPeers.open(undefined)) })
   }
   const start = (name: string) => (onUi: (event: UiEvent) => void) => {
-    const { key, knownPeers } = users.get(name)!
+    const { key, knownPeers, trust } = users.get(name)!
     const identity = { name, key }
     const session = new ClientSession({
       identity,

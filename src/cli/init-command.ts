@@ -1,7 +1,8 @@
 /**
- * `onechat init`: creates a development PKI (CA, server certificate, CRL, users with encrypted
- * keys) in a new data folder and prints what it made, with each generated passphrase shown once.
- * Refuses a folder that already holds anything. Thin: the work is in src/store/dev-pki.ts.
+ * `onechat init`: the one-command development setup. Lays out the three roles as folders of a new
+ * data folder D — D/ca (the offline CA), D/server (what the server reads), D/clients/NAME (each
+ * user's own folder, keys made there) — prints what each folder is for, and shows each generated
+ * passphrase once. Refuses a folder that already holds anything. Thin: the work is in src/store/dev-pki.ts.
  */
 import { join } from "node:path"
 import { Console, Data, Effect, Option } from "effect"
@@ -10,6 +11,7 @@ import { isValidUserName } from "../protocol/names.ts"
 import { createDevelopmentPki, DEFAULT_DEVELOPMENT_USERS, type DevelopmentPki } from "../store/dev-pki.ts"
 import { StoreError } from "../store/errors.ts"
 import { DEFAULT_DATA_DIR, dataLayout, pathExists } from "../store/layout.ts"
+import { serverIpFlag, serverNameFlag } from "./ca-command.ts"
 import { dirFlag } from "./server-command.ts"
 
 /** The variable whose value, when set and non-empty, becomes every new user's passphrase. */
@@ -69,15 +71,22 @@ export const passphraseFromEnvironment = (
 }
 
 /** The report printed after a successful init. `dir` is the folder as the user wrote it. */
-export const describeDevelopmentPki = (dir: string, pki: DevelopmentPki): string => {
+export const describeDevelopmentPki = (
+  dir: string,
+  pki: DevelopmentPki,
+  serverNames: ReadonlyArray<string> = [],
+): string => {
   const names = pki.users.map((user) => user.name)
   const width = Math.max(0, ...names.map((name) => name.length))
   const generated = pki.users.every((user) => user.generated)
   const dirArgument = dir === DEFAULT_DATA_DIR ? "" : ` --dir ${shellWord(dir)}`
   return [
-    `Created a DEVELOPMENT PKI in ${pki.dir} — for trying onechat, not for production.`,
-    `  CA certificate      ${join(dir, "ca", "ca.cert.pem")}`,
-    `  server certificate  ${join(dir, "server", "server.cert.pem")} (localhost, 127.0.0.1)`,
+    `Created a DEVELOPMENT setup in ${pki.dir} — for trying onechat, not for production. Three roles, three folders:`,
+    `  ${join(dir, "ca")}/           the OFFLINE CA (key + certificate + CRL). The server never reads it:`,
+    "                      keep it elsewhere in real use; `onechat ca … --ca-dir` and `onechat user add|revoke` use it.",
+    `  ${join(dir, "server")}/       what the server reads: its key and certificate (${["localhost", "127.0.0.1", ...serverNames].join(", ")}, 90 days),`,
+    "                      the CA certificate, crl.pem (7 days) and users/NAME.cert.pem. It serves with ca/ deleted.",
+    `  ${join(dir, "clients")}/NAME/ each user's own folder: key.pem, NAME.pub.pem, ca.cert.pem, crl.pem. Copy one to its user.`,
     `  users               ${names.join(", ")}`,
     ...(generated
       ? [
@@ -93,7 +102,7 @@ export const describeDevelopmentPki = (dir: string, pki: DevelopmentPki): string
 const refuseDataFolder = (dir: string): Effect.Effect<void, InitError | StoreError> =>
   Effect.gen(function* () {
     const layout = dataLayout(dir)
-    const markers = [layout.caCertificate, layout.caDir, layout.usersDir, layout.serverDir]
+    const markers = [layout.ca.root, layout.server.root, layout.clientsDir, join(layout.root, "users")]
     for (const marker of markers) {
       if (yield* pathExists(marker, "data folder")) {
         return yield* new InitError({ reason: "DataFolderExists", dir })
@@ -101,7 +110,9 @@ const refuseDataFolder = (dir: string): Effect.Effect<void, InitError | StoreErr
     }
   })
 
-export const initCommand = Command.make("init", { dir: dirFlag, users: usersFlag }, (options) =>
+const initFlags = { dir: dirFlag, users: usersFlag, serverNames: serverNameFlag, serverIps: serverIpFlag }
+
+export const initCommand = Command.make("init", initFlags, (options) =>
   Effect.gen(function* () {
     const users = Option.match(options.users, {
       onNone: () => DEFAULT_DEVELOPMENT_USERS,
@@ -111,16 +122,24 @@ export const initCommand = Command.make("init", { dir: dirFlag, users: usersFlag
     const invalid = users.find((name) => !isValidUserName(name))
     if (invalid !== undefined) return yield* new StoreError({ reason: "InvalidName", userName: invalid })
     yield* refuseDataFolder(options.dir)
-    const pki = yield* createDevelopmentPki({ dir: options.dir, users, ...passphraseFromEnvironment() }).pipe(
+    const pki = yield* createDevelopmentPki({
+      dir: options.dir,
+      users,
+      serverNames: options.serverNames,
+      serverIps: options.serverIps,
+      ...passphraseFromEnvironment(),
+    }).pipe(
       Effect.catchIf(
         (error) => error.reason === "AlreadyExists" && error.path === dataLayout(options.dir).root,
         () => Effect.fail(new InitError({ reason: "FolderNotEmpty", dir: options.dir })),
       ),
     )
-    yield* Console.log(describeDevelopmentPki(options.dir, pki))
+    yield* Console.log(
+      describeDevelopmentPki(options.dir, pki, [...options.serverNames, ...options.serverIps]),
+    )
   }),
 ).pipe(
   Command.withDescription(
-    "Create a development PKI (CA, server certificate, CRL, users) in a new data folder; prints each user's passphrase once",
+    "Create a development setup in a new folder: ca/ (offline CA), server/, clients/NAME/; prints each user's passphrase once",
   ),
 )

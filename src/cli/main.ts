@@ -6,10 +6,12 @@
 import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Cause, Console, Effect, Exit } from "effect"
 import { Command } from "effect/cli"
+import { caCommand } from "./ca-command.ts"
 import { chartsCommand } from "./charts-command.ts"
 import { clientCommand } from "./client-command.ts"
 import { demoCommand } from "./demo-command.ts"
 import { initCommand } from "./init-command.ts"
+import { keygenCommand } from "./keygen-command.ts"
 import { serverCommand } from "./server-command.ts"
 import { userCommand } from "./user-command.ts"
 
@@ -21,6 +23,8 @@ const root = Command.make("onechat").pipe(
     serverCommand,
     clientCommand,
     initCommand,
+    keygenCommand,
+    caCommand,
     userCommand,
     demoCommand,
     chartsCommand,

@@ -1,20 +1,23 @@
 /**
- * `onechat server`: serve on the configured address from a data folder, creating a development
- * PKI there on first run. Flags win over environment variables (ONECHAT_*), which win over the
- * embedded defaults. Prints one stdout line "listening on HOST:PORT" when ready (and, with
- * --inspect, "inspector on URL"); logs go to stderr.
+ * `onechat server`: serve on the configured address from a server folder (D/server of a data folder
+ * D, or the folder itself), creating a development setup in D on first run. Never reads the CA
+ * folder: refuses to start with a stale CRL (saying to run `onechat ca crl`) and reloads crl.pem
+ * while running. Flags win over environment variables (ONECHAT_*), which win over the embedded
+ * defaults. Prints one stdout line "listening on HOST:PORT" when ready (and, with --inspect,
+ * "inspector on URL"); logs go to stderr.
  */
-import { Config, Console, Effect, Option } from "effect"
+import { Config, Console, Data, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { defaultConnectionLimits } from "../actors/connection.machine.ts"
+import type { ServerCredentials } from "../crypto/handshake-server.ts"
 import { startInspector } from "../net/inspector.ts"
 import { type Logger, makeLogger } from "../net/log.ts"
 import { watchRevocations } from "../net/revocation-watch.ts"
 import { type ServerConfig, serve } from "../net/server.ts"
 import { loadServerCredentials } from "../store/credentials.ts"
-import { CRL_RENEWAL_WINDOW_DAYS, type CrlRenewal, renewCrlIfDue } from "../store/crl.ts"
+import { checkServerCrl, type ServerCrlState } from "../store/crl.ts"
 import { DEFAULT_DEVELOPMENT_USERS, ensureDevelopmentPki } from "../store/dev-pki.ts"
-import { DEFAULT_DATA_DIR } from "../store/layout.ts"
+import { DEFAULT_DATA_DIR, serverFolderOf } from "../store/layout.ts"
 import { UserRegistry } from "../store/registry.ts"
 
 export const DEFAULT_PORT = 7707
@@ -29,7 +32,9 @@ const intFlag = (name: string, env: string, fallback: number, description: strin
 export const dirFlag = Flag.String("dir").pipe(
   Flag.withFallbackConfig(Config.String("ONECHAT_DIR")),
   Flag.withDefault(DEFAULT_DATA_DIR),
-  Flag.withDescription(`Data folder (env ONECHAT_DIR, default ${DEFAULT_DATA_DIR})`),
+  Flag.withDescription(
+    `Data folder made by init (the server uses its server/), or a server folder (env ONECHAT_DIR, default ${DEFAULT_DATA_DIR})`,
+  ),
 )
 export const hostFlag = Flag.String("host").pipe(
   Flag.withFallbackConfig(Config.String("ONECHAT_HOST")),
@@ -112,7 +117,7 @@ const printDevelopmentPki = (
 ) =>
   Console.log(
     [
-      `Created a DEVELOPMENT PKI in ${dir} (not for production): CA, server certificate, CRL, users.`,
+      `Created a DEVELOPMENT PKI in ${dir} (not for production): ca/ (the offline CA; the server never reads it), server/, clients/NAME/.`,
       ...users.map((user) =>
         user.generated
           ? `  user ${user.name}: passphrase ${user.passphrase}`
@@ -122,15 +127,30 @@ const printDevelopmentPki = (
     ].join("\n"),
   )
 
-/** `crl.renewed`, or a warning when the CRL is due and could not be renewed here (no CA key). */
-const logCrlRenewal = (log: Logger, { renewed, nextUpdate }: CrlRenewal, now = new Date()): void => {
-  const fields = { nextUpdate: nextUpdate.toISOString() }
-  if (renewed) log.info("crl.renewed", fields)
-  else if (nextUpdate.getTime() <= now.getTime()) {
-    log.warn("crl.stale", { ...fields, hint: "clients refuse this server until the CA issues a new CRL" })
-  } else if (nextUpdate.getTime() - now.getTime() <= CRL_RENEWAL_WINDOW_DAYS * 86_400_000) {
-    log.warn("crl.due", { ...fields, hint: "no CA key in the data folder to renew it" })
+/** The sentence a stale CRL stops the server with. */
+export class StaleCrlError extends Data.TaggedError("StaleCrlError")<{
+  readonly path: string
+  readonly nextUpdate: Date | undefined
+}> {
+  override get message(): string {
+    const due =
+      this.nextUpdate === undefined
+        ? "it has no next-update date"
+        : `its next update was due at ${this.nextUpdate.toISOString()}`
+    return `The CRL ${this.path} is out of date (${due}), and clients refuse a server that staples it, so the server does not start. On the CA machine run "onechat ca crl --ca-dir CA" and copy the new crl.pem here (for an init folder D: "onechat ca crl --ca-dir D/ca --server-dir D/server").`
   }
+}
+
+/** Refuses a stale CRL; warns when it is due within days. */
+const checkCrlAtStart = (log: Logger, path: string, crl: ServerCrlState) => {
+  if (crl.state === "stale") return Effect.fail(new StaleCrlError({ path, nextUpdate: crl.nextUpdate }))
+  if (crl.state === "due") {
+    log.warn("crl.due", {
+      nextUpdate: crl.nextUpdate.toISOString(),
+      hint: 'run "onechat ca crl" and copy crl.pem here',
+    })
+  }
+  return Effect.void
 }
 
 export const serverCommand = Command.make("server", flags, (options) =>
@@ -143,9 +163,11 @@ export const serverCommand = Command.make("server", flags, (options) =>
     })
     if (pki.created) yield* printDevelopmentPki(pki.dir, pki.users)
     const log = makeLogger({ format: options.logFormat, level: options.logLevel })
-    logCrlRenewal(log, yield* renewCrlIfDue({ dir: options.dir }))
-    const credentials = yield* loadServerCredentials(options.dir)
+    const folder = serverFolderOf(options.dir)
+    yield* checkCrlAtStart(log, folder.crl, yield* checkServerCrl(folder, new Date()))
+    let credentials: ServerCredentials = yield* loadServerCredentials(options.dir)
     const registry = new UserRegistry(options.dir)
+    yield* registry.prime()
     // Keeps registry answers in memory, checked against the files at every login (registry.ts).
     yield* registry.watch()
     const config: ServerConfig = {
@@ -168,18 +190,25 @@ export const serverCommand = Command.make("server", flags, (options) =>
       ? yield* startInspector({ port: options.inspect.value, showNames: options.inspectNames, log })
       : undefined
     const running = yield* serve(config, {
-      credentials,
+      credentials: () => credentials,
       log,
       lookupUser: (name) => registry.lookupUser(name),
       ...(inspector === undefined ? {} : { inspect: inspector.inspect }),
     })
-    yield* watchRevocations({ dir: options.dir, supervisor: running.supervisor, log })
+    yield* watchRevocations({
+      dir: options.dir,
+      supervisor: running.supervisor,
+      log,
+      onCrl: (crlDer) => {
+        credentials = { ...credentials, crlDer }
+      },
+    })
     yield* Console.log(`onechat server listening on ${running.host}:${running.port}`)
     if (inspector !== undefined) yield* Console.log(`inspector on ${inspector.url}`)
     return yield* Effect.never
   }).pipe(Effect.scoped),
 ).pipe(
   Command.withDescription(
-    "Run the onechat server (creates a development PKI in the data folder on first run)",
+    "Run the onechat server from a server folder (creates a development setup in the data folder on first run)",
   ),
 )

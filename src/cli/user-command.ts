@@ -1,13 +1,14 @@
 /**
- * `onechat user add | list | revoke`: manages the users of a data folder. A running server needs
- * no restart: it reads D/users at every login, and notices D/revoked (src/net/revocation-watch.ts)
- * to disconnect a revoked user at once. Thin: the work is in src/store/dev-pki.ts; this file turns
- * the usual failures into sentences that say what to do. Prints passphrases once, keys never.
+ * `onechat user add | list | revoke --dir D`: the users of a one-machine development folder, through
+ * its CA folder D/ca (add and revoke need it; without it they say to use `onechat ca` where the CA
+ * lives). A running server needs no restart: it reads D/server/users at every login and reloads
+ * D/server/crl.pem (src/net/revocation-watch.ts), disconnecting a revoked user at once. Thin: the
+ * work is in src/store/dev-users.ts. Prints passphrases once, keys never.
  */
 import { Console, Data, Effect, Option, Result } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { MAX_PEM_CHARS, publicKeyFingerprint } from "../crypto/identity.ts"
-import { type AddedUser, addUser, listUsers, revokeUser } from "../store/dev-pki.ts"
+import { type AddedUser, addUser, listUsers, refuseOldFolder, revokeUser } from "../store/dev-pki.ts"
 import type { StoreError } from "../store/errors.ts"
 import { dataLayout, pathExists, readSmallFile } from "../store/layout.ts"
 import { UserRegistry } from "../store/registry.ts"
@@ -15,8 +16,10 @@ import { passphraseFromEnvironment, shellWord } from "./init-command.ts"
 import { dirFlag } from "./server-command.ts"
 
 export type UserCommandErrorReason =
-  /** D has no users/ folder. */
+  /** D has no server/users/ folder. */
   | "NoDataFolder"
+  /** D has no ca/ folder: the CA lives elsewhere. */
+  | "NoCaFolder"
   | "AlreadyRegistered"
   /** D/clients/<name>/key.pem is left from an earlier registration. */
   | "KeyFileExists"
@@ -38,7 +41,9 @@ interface UserCommandErrorFields {
 
 const userSentences: Record<UserCommandErrorReason, (error: UserCommandErrorFields) => string> = {
   NoDataFolder: ({ dir }) =>
-    `${dir} is not a onechat data folder (it has no users folder); create one with "onechat init --dir ${shellWord(dir)}" or choose another --dir.`,
+    `${dir} is not a onechat data folder (it has no server/users folder); create one with "onechat init --dir ${shellWord(dir)}" or choose another --dir.`,
+  NoCaFolder: ({ dir, userName }) =>
+    `${dir} has no CA folder (ca/), so users cannot be added or revoked here: on the machine that holds the CA, run "onechat ca issue ${userName ?? "NAME"} --pubkey FILE --ca-dir CA --out ${userName ?? "NAME"}.cert.pem" (or "onechat ca revoke ${userName ?? "NAME"} --ca-dir CA") and copy the result into ${dir}/server.`,
   AlreadyRegistered: ({ dir, userName }) =>
     `User ${userName} is already registered in ${dir}; revoke it first to register a new key.`,
   KeyFileExists: ({ path, userName }) =>
@@ -64,15 +69,25 @@ const nameArgument = Argument.String("name").pipe(
   ),
 )
 
-/** NoDataFolder unless D/users exists. */
-const requireDataFolder = (dir: string): Effect.Effect<void, UserCommandError | StoreError> => {
-  const layout = dataLayout(dir)
-  return pathExists(layout.usersDir, "users folder").pipe(
-    Effect.flatMap((exists) =>
-      exists ? Effect.void : Effect.fail(new UserCommandError({ reason: "NoDataFolder", dir: layout.root })),
-    ),
-  )
-}
+/** NoDataFolder unless D/server/users exists (and, with `needCa`, NoCaFolder unless D/ca does). */
+const requireDataFolder = (
+  dir: string,
+  needCa?: { readonly userName: string },
+): Effect.Effect<void, UserCommandError | StoreError> =>
+  Effect.gen(function* () {
+    const layout = dataLayout(dir)
+    yield* refuseOldFolder(dir)
+    if (!(yield* pathExists(layout.usersDir, "users folder"))) {
+      return yield* new UserCommandError({ reason: "NoDataFolder", dir: layout.root })
+    }
+    if (needCa !== undefined && !(yield* pathExists(layout.ca.certificate, "CA certificate"))) {
+      return yield* new UserCommandError({
+        reason: "NoCaFolder",
+        dir: layout.root,
+        userName: needCa.userName,
+      })
+    }
+  })
 
 const readPublicKeyFile = (path: string, dir: string): Effect.Effect<string, StoreError | UserCommandError> =>
   readSmallFile({ path, subject: "public key file" }, MAX_PEM_CHARS).pipe(
@@ -96,7 +111,8 @@ const addFlags = {
 /** What `user add` prints: where, the fingerprint, and the passphrase once when generated. */
 const describeAddedUser = (root: string, added: AddedUser, keyPath: Result.Result<string, unknown>): string =>
   [
-    `Registered user ${added.name} in ${root}.`,
+    `Registered user ${added.name} in ${root}: the CA in ${root}/ca certified the key.`,
+    `  certificate  ${added.certificatePath} (serial ${added.serialNumber})`,
     `  fingerprint  ${added.fingerprint}`,
     ...(added.passphrase === undefined
       ? ["  private key  kept by its owner (only the public key was registered)"]
@@ -112,7 +128,7 @@ const describeAddedUser = (root: string, added: AddedUser, keyPath: Result.Resul
 const add = Command.make("add", addFlags, ({ name, dir, pubkey }) =>
   Effect.gen(function* () {
     const layout = dataLayout(dir)
-    yield* requireDataFolder(dir)
+    yield* requireDataFolder(dir, { userName: name })
     const keyFile = Option.getOrUndefined(pubkey)
     const publicKeyPem = keyFile === undefined ? undefined : yield* readPublicKeyFile(keyFile, layout.root)
     const fail = (reason: UserCommandErrorReason, path?: string) =>
@@ -130,7 +146,7 @@ const add = Command.make("add", addFlags, ({ name, dir, pubkey }) =>
       ...(publicKeyPem === undefined ? passphraseFromEnvironment() : { publicKeyPem }),
     }).pipe(
       Effect.catch((error): Effect.Effect<never, StoreError | UserCommandError> => {
-        if (error.reason === "AlreadyExists" && error.subject === "registered public key") {
+        if (error.reason === "AlreadyExists" && error.subject === "user certificate") {
           return fail("AlreadyRegistered")
         }
         if (error.reason === "AlreadyExists" && error.subject === "private key") {
@@ -144,7 +160,11 @@ const add = Command.make("add", addFlags, ({ name, dir, pubkey }) =>
     )
     yield* Console.log(describeAddedUser(layout.root, added, layout.clientKeyPath(name)))
   }),
-).pipe(Command.withDescription("Register a user: a new key pair made here, or a public key made elsewhere"))
+).pipe(
+  Command.withDescription(
+    "Certify a user through D/ca: a public key made elsewhere (--pubkey), or a key pair made here (development)",
+  ),
+)
 
 /** One line per user, names padded: `alice  registered  <fingerprint>` or `mallory  revoked`. */
 const list = Command.make("list", { dir: dirFlag }, ({ dir }) =>
@@ -159,54 +179,49 @@ const list = Command.make("list", { dir: dirFlag }, ({ dir }) =>
         name,
         Result.isSuccess(entry) && entry.success.status === "registered"
           ? `registered  ${publicKeyFingerprint(entry.success.publicKey)}`
-          : "registered  (its key file is not a valid Ed25519 public key)",
+          : `refused     ${Result.isSuccess(entry) && entry.success.status === "revoked" ? entry.success.detail : "(its certificate cannot be read)"}`,
       ])
     }
-    for (const name of revoked) if (!registered.includes(name)) rows.push([name, "revoked"])
+    for (const name of revoked) rows.push([name, "revoked"])
     if (rows.length === 0) {
-      yield* Console.log(`No users in ${dataLayout(dir).root}.`)
+      yield* Console.log(`No users in ${dataLayout(dir).usersDir}.`)
       return
     }
     rows.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     const width = rows.reduce((widest, [name]) => Math.max(widest, name.length), 0)
     yield* Console.log(rows.map(([name, status]) => `${name.padEnd(width)}  ${status}`).join("\n"))
   }),
-).pipe(Command.withDescription("List registered and revoked users"))
+).pipe(Command.withDescription("List the users certified in the server folder, and which are revoked"))
 
 const revoke = Command.make("revoke", { name: nameArgument, dir: dirFlag }, ({ name, dir }) =>
   Effect.gen(function* () {
     const layout = dataLayout(dir)
-    yield* requireDataFolder(dir)
-    yield* revokeUser({ dir, name }).pipe(
+    yield* requireDataFolder(dir, { userName: name })
+    const fail = (reason: UserCommandErrorReason) =>
+      Effect.fail(new UserCommandError({ reason, dir: layout.root, userName: name }))
+    const revoked = yield* revokeUser({ dir, name }).pipe(
       Effect.catchIf(
-        (error) => error.reason === "NotFound" && error.subject === "registered public key",
-        () =>
-          Effect.fromResult(layout.revokedKeyPath(name)).pipe(
-            Effect.flatMap((path) => pathExists(path, "revoked public key")),
-            Effect.flatMap((revoked) =>
-              Effect.fail(
-                new UserCommandError({
-                  reason: revoked ? "AlreadyRevoked" : "NotRegistered",
-                  dir: layout.root,
-                  userName: name,
-                }),
-              ),
-            ),
-          ),
+        (error) => error.reason === "NotFound" && error.subject === "user certificate",
+        () => fail("NotRegistered"),
       ),
     )
+    if (!revoked.newlyRevoked) return yield* fail("AlreadyRevoked")
     yield* Console.log(
       [
-        `Revoked user ${name}: its key moved to ${layout.revokedDir}.`,
+        `Revoked user ${name} (serial ${revoked.serials.join(", ")}): the CA re-issued its CRL, copied to ${layout.crl}.`,
         `Every later login as ${name} is refused; a server running on this folder also disconnects ${name} now.`,
       ].join("\n"),
     )
   }),
 ).pipe(
-  Command.withDescription("Revoke a user: refused at the next login, and disconnected by a running server"),
+  Command.withDescription(
+    "Revoke a user through D/ca: refused at the next login, and disconnected by a running server",
+  ),
 )
 
 export const userCommand = Command.make("user").pipe(
-  Command.withDescription("Manage the users of a data folder (add, list, revoke)"),
+  Command.withDescription(
+    "Manage the users of a development folder through its CA folder (add, list, revoke)",
+  ),
   Command.withSubcommands([add, list, revoke]),
 )

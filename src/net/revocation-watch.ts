@@ -1,64 +1,63 @@
 /**
- * Lets a running server notice `onechat user revoke`: watches D/revoked/ (fs.watch, plus a poll
- * because fs.watch can miss events or be unavailable) and sends REVOKE_USER to the supervisor for
- * each user newly revoked there, which disconnects that user with ERROR REVOKED if online. Logins
- * need none of this (the registry is read at every login). Never fails; lives in the caller's scope.
- * docs/protocol.md §10 (REVOKED), §11 (server policies).
+ * Lets a running server pick up a new CRL: watches the server folder's crl.pem (fs.watch, plus a
+ * poll because fs.watch can miss events or be unavailable). A new CRL that the folder's CA signed
+ * and that is in date is handed to `onCrl` (the server staples it from the next login on), and
+ * every online user whose certificate serial it lists gets REVOKE_USER (ERROR REVOKED). A CRL that
+ * is not valid is refused and the old one kept; one nearing or past its nextUpdate is logged.
+ * Never fails; lives in the caller's scope. docs/protocol.md §3.2 (CRL), §10 (REVOKED), §11.
  */
-import { type FSWatcher, watch } from "node:fs"
-import { lstat, readdir } from "node:fs/promises"
-import { join } from "node:path"
+import { type FSWatcher, statSync, watch } from "node:fs"
+import { readFile } from "node:fs/promises"
 import { Effect, Queue, type Scope } from "effect"
-import { isValidUserName } from "../protocol/names.ts"
-import { dataLayout } from "../store/layout.ts"
+import { certificatePemToDer, certificateSerialNumber } from "../crypto/pki.ts"
+import { checkServerCrl } from "../store/crl.ts"
+import { serverFolderOf } from "../store/layout.ts"
 import type { Logger } from "./log.ts"
 import type { RunningServer } from "./server.ts"
 
 export interface RevocationWatchOptions {
+  /** The server folder, or a data folder D holding D/server. */
   readonly dir: string
   readonly supervisor: RunningServer["supervisor"]
   readonly log: Logger
+  /** Receives each new valid CRL (DER), to staple from then on. */
+  readonly onCrl?: (crlDer: Uint8Array) => void
   /** Fallback scan interval, in ms. */
   readonly pollMs?: number
+  readonly now?: () => Date
 }
 
-/** Names whose files are looked at in one scan, at most; the rest wait for the next scan. */
-const MAX_ENTRIES_PER_SCAN = 10_000
+/** Online users' certificates, as far as the supervisor's directory tells them. */
+interface OnlineDirectory {
+  userOf(name: string): { readonly certificate?: Uint8Array } | undefined
+}
+
+const HOUR_MS = 3_600_000
 
 /**
- * Which revoked/<name>.pub files exist now, each with an identity that changes if it is replaced;
- * `undefined` when the folder cannot be listed (missing, for instance).
- */
-const scanRevoked = (folder: string): Effect.Effect<Map<string, string> | undefined> =>
-  Effect.tryPromise(async () => {
-    const found = new Map<string, string>()
-    const entries = await readdir(folder)
-    for (const entry of entries.slice(0, MAX_ENTRIES_PER_SCAN)) {
-      const name = entry.endsWith(".pub") ? entry.slice(0, -".pub".length) : ""
-      if (!isValidUserName(name)) continue
-      const stats = await lstat(join(folder, entry)).catch(() => undefined)
-      if (stats?.isFile()) found.set(name, `${stats.ino}:${stats.mtimeMs}:${stats.ctimeMs}`)
-    }
-    return found
-  }).pipe(Effect.orElseSucceed(() => undefined))
-
-/**
- * Starts watching D/revoked/ in the current scope and returns at once. Users already revoked when
- * it starts are not reported; a user revoked, re-registered and revoked again is reported again.
+ * Starts watching crl.pem in the current scope and returns at once. The CRL in the folder when it
+ * starts is taken as the one already stapled (the server checked it at start).
  */
 export const watchRevocations = (options: RevocationWatchOptions): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const folder = dataLayout(options.dir).revokedDir
+    const layout = serverFolderOf(options.dir)
     const { supervisor, log } = options
+    const now = options.now ?? (() => new Date())
     const pollMs = options.pollMs ?? 1_000
-    let known = (yield* scanRevoked(folder)) ?? new Map<string, string>()
+    const online = new Set<string>()
+    supervisor.on("user.online", (event) => online.add(event.name))
+    supervisor.on("user.offline", (event) => online.delete(event.name))
+    let stamp = stampOf(layout.crl)
+    let lastWarning = 0
+    /** The last CRL handed to `onCrl` (undefined: the one in the folder at start). */
+    let lastDer: Uint8Array | undefined
     // Capacity 1: any number of fs events between two scans cause one more scan.
     const wake = yield* Queue.dropping<void>(1)
     let watcher: FSWatcher | undefined
     const startWatcher = (): void => {
       if (watcher !== undefined) return
       try {
-        watcher = watch(folder, { persistent: false }, () => Queue.offerUnsafe(wake, undefined))
+        watcher = watch(layout.root, { persistent: false }, () => Queue.offerUnsafe(wake, undefined))
         watcher.on("error", () => {
           watcher?.close()
           watcher = undefined
@@ -73,18 +72,70 @@ export const watchRevocations = (options: RevocationWatchOptions): Effect.Effect
         watcher = undefined
       }),
     )
-    const report = (name: string): void => {
-      log.info("user.revoked", { user: name })
-      if (supervisor.getSnapshot().status === "active") supervisor.send({ type: "REVOKE_USER", name })
+    const serialOf = async (name: string): Promise<string | undefined> => {
+      const directory = (supervisor.getSnapshot().context as { readonly directory?: OnlineDirectory })
+        .directory
+      const certificate = directory?.userOf(name)?.certificate
+      if (certificate !== undefined && certificate.length > 0) return certificateSerialNumber(certificate)
+      // The login's certificate is not known here: the one registered now is the best guess.
+      const path = layout.userCertificatePath(name)
+      if (path._tag === "Failure") return undefined
+      const der = await readFile(path.success, "utf8").then(certificatePemToDer, () => undefined)
+      return der === undefined ? undefined : certificateSerialNumber(der)
     }
+    const disconnectRevoked = (revoked: ReadonlySet<string>) =>
+      Effect.promise(async () => {
+        for (const name of [...online]) {
+          const serial = await serialOf(name)
+          if (serial === undefined || !revoked.has(serial)) continue
+          log.info("user.revoked", { user: name, serial })
+          if (supervisor.getSnapshot().status === "active") supervisor.send({ type: "REVOKE_USER", name })
+        }
+      })
+    const reload = Effect.gen(function* () {
+      const checked = yield* Effect.result(checkServerCrl(layout, now()))
+      if (checked._tag === "Failure") {
+        log.warn("crl.refused", { error: checked.failure.message, hint: "the previous CRL stays in use" })
+        return
+      }
+      const crl = checked.success
+      if (crl.state === "stale") {
+        log.error("crl.refused", {
+          nextUpdate: crl.nextUpdate?.toISOString() ?? "none",
+          hint: 'the new crl.pem is out of date: run "onechat ca crl" and copy it here',
+        })
+        return
+      }
+      if (lastDer !== undefined && Buffer.compare(lastDer, crl.der) === 0) return // the same CRL rewritten
+      lastDer = crl.der
+      options.onCrl?.(crl.der)
+      log.info("crl.reloaded", { nextUpdate: crl.nextUpdate.toISOString(), revoked: crl.revokedSerials.size })
+      yield* disconnectRevoked(crl.revokedSerials)
+    })
+    const warnIfDue = Effect.gen(function* () {
+      if (now().getTime() - lastWarning < HOUR_MS) return
+      const checked = yield* Effect.result(checkServerCrl(layout, now()))
+      if (checked._tag === "Failure" || checked.success.state === "fresh") return
+      lastWarning = now().getTime()
+      const { state, nextUpdate } = checked.success
+      const fields = {
+        nextUpdate: nextUpdate?.toISOString() ?? "none",
+        hint: 'run "onechat ca crl" on the CA machine and copy crl.pem here',
+      }
+      if (state === "due") log.warn("crl.due", fields)
+      else log.error("crl.stale", { ...fields, effect: "clients refuse this server until then" })
+    })
     const scan = Effect.gen(function* () {
       startWatcher()
-      const now = yield* scanRevoked(folder)
-      if (now === undefined) return // keep what was known: a folder that comes back is no news
-      for (const [name, identity] of now) if (known.get(name) !== identity) report(name)
-      known = now
+      const current = stampOf(layout.crl)
+      if (current !== stamp) {
+        stamp = current
+        yield* reload
+      }
+      yield* warnIfDue
     })
     startWatcher()
+    yield* warnIfDue
     yield* Queue.take(wake).pipe(
       Effect.timeoutOption(pollMs),
       Effect.andThen(scan),
@@ -92,3 +143,15 @@ export const watchRevocations = (options: RevocationWatchOptions): Effect.Effect
       Effect.forkScoped,
     )
   })
+
+/** Which file crl.pem is now (identity and times), or "" when there is none. */
+const stampOf = (path: string): string => {
+  try {
+    const stats = statSync(path, { throwIfNoEntry: false })
+    return stats === undefined
+      ? ""
+      : `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}:${stats.ctimeMs}`
+  } catch {
+    return ""
+  }
+}

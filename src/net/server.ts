@@ -28,7 +28,8 @@ export interface ServerConfig {
 }
 
 export interface ServerDeps {
-  readonly credentials: ServerCredentials
+  /** The server's key, certificate and stapled CRL; a function is asked at each new connection (CRL reload). */
+  readonly credentials: ServerCredentials | (() => ServerCredentials)
   readonly lookupUser: UserLookup
   readonly log: Logger
   readonly random?: Random
@@ -158,7 +159,7 @@ export const serve = Effect.fn("Server.serve")(function* (config: ServerConfig, 
       connectionId,
       socket,
       actor,
-      credentials: deps.credentials,
+      credentials: typeof deps.credentials === "function" ? deps.credentials() : deps.credentials,
       lookupUser: deps.lookupUser,
       random: deps.random ?? systemRandom,
       log,

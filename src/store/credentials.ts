@@ -1,23 +1,18 @@
 /**
  * Loads long-term material from the data folder (layout in ./layout.ts): the server's certificate,
- * CRL and decrypted key; a client's trust anchors (CA certificate, local CRL); a user's decrypted
- * key. Only reads files. Errors name files and users, never passphrases or key bytes.
+ * CRL and decrypted key (from the server folder); a client's trust anchors (CA certificate, its own
+ * CRL) and decrypted key (from the user's folder). Only reads files. Errors name files and users, never passphrases or key bytes.
  * docs/protocol.md §3.2 (what the server presents), §3.3 (what the client signs with).
  */
 import { X509Certificate } from "node:crypto"
-import { Effect, Result } from "effect"
+import { Effect } from "effect"
 import type { ServerCredentials } from "../crypto/handshake-server.ts"
-import {
-  decodePem,
-  type IdentityKeyPair,
-  importEncryptedPrivateKeyPem,
-  keyObjectRawPublicKey,
-  MAX_PEM_CHARS,
-} from "../crypto/identity.ts"
+import { decodePem, type IdentityKeyPair, keyObjectRawPublicKey } from "../crypto/identity.ts"
 import { certificatePemToDer } from "../crypto/pki.ts"
 import { bytesEqual } from "../crypto/primitives.ts"
 import { type FileContext, type StoreError, storeError } from "./errors.ts"
-import { type DataLayout, dataLayout, readSmallFile } from "./layout.ts"
+import { type LoadedPrivateKey, readPrivateKeyFile } from "./key-file.ts"
+import { clientLayout, dataLayout, readSmallFile, serverFolderOf } from "./layout.ts"
 
 /** Overrides D/server/server.passphrase when set and non-empty. */
 export const SERVER_PASSPHRASE_VARIABLE = "ONECHAT_SERVER_PASSPHRASE"
@@ -35,44 +30,76 @@ const MAX_PASSPHRASE_BYTES = 1024
 export const loadServerCredentials = Effect.fn("Store.loadServerCredentials")(function* (
   dir: string,
   environment: Environment = process.env,
-): Effect.fn.Return<ServerCredentials & { readonly certificatePem: string }, StoreError> {
-  const layout = dataLayout(dir)
-  const certificateContext = { path: layout.serverCertificate, subject: "server certificate" }
+): Effect.fn.Return<
+  ServerCredentials & { readonly certificatePem: string; readonly keyFileWarning: string | undefined },
+  StoreError
+> {
+  const layout = serverFolderOf(dir)
+  const certificateContext = { path: layout.certificate, subject: "server certificate" }
   const certificatePem = yield* readSmallFile(certificateContext)
   const certificateDer = yield* certificateDerOf(certificatePem, certificateContext)
-  const crlDer = yield* readCrl(layout)
+  const crlDer = yield* readCrl(layout.crl)
   const override = environment[SERVER_PASSPHRASE_VARIABLE]
   const passphrase =
     override !== undefined && override.length > 0
       ? override
-      : yield* readPassphrase({ path: layout.serverPassphrase, subject: "server key passphrase" })
-  const key = yield* readPrivateKey({ path: layout.serverKey, subject: "server private key" }, passphrase)
+      : yield* readPassphrase({ path: layout.passphrase, subject: "server key passphrase" })
+  const { key, warning: keyFileWarning } = yield* readPrivateKeyFile(
+    { path: layout.key, subject: "server private key" },
+    passphrase,
+  )
   const certified = certifiedPublicKey(certificateDer)
   if (certified === undefined || !bytesEqual(certified, key.publicKey)) {
     return yield* storeError("Malformed", certificateContext, "it does not certify the server private key")
   }
-  return { certificateDer, crlDer, key, certificatePem }
+  return { certificateDer, crlDer, key, certificatePem, keyFileWarning }
 })
 
-/** What a client trusts: the onechat CA certificate, and the CRL used when the server staples none. */
+/**
+ * What a client trusts: the onechat CA certificate, and its own CRL when it has one (used besides
+ * the stapled one). Read from user `name`'s folder (D/clients/<name> when it exists, else D); with
+ * no name, from D/server when it exists (the server's copies), else D.
+ */
 export const loadClientTrust = Effect.fn("Store.loadClientTrust")(function* (
   dir: string,
-): Effect.fn.Return<{ readonly caCertificateDer: Uint8Array; readonly localCrlDer: Uint8Array }, StoreError> {
-  const layout = dataLayout(dir)
-  const context = { path: layout.caCertificate, subject: "CA certificate" }
+  name?: string,
+): Effect.fn.Return<
+  { readonly caCertificateDer: Uint8Array; readonly localCrlDer?: Uint8Array },
+  StoreError
+> {
+  const folder =
+    name === undefined
+      ? clientLayout(serverFolderOf(dir).root)
+      : yield* Effect.fromResult(dataLayout(dir).client(name))
+  const context = { path: folder.caCertificate, subject: "CA certificate" }
   const caCertificateDer = yield* certificateDerOf(yield* readSmallFile(context), context)
-  const localCrlDer = yield* readCrl(layout)
-  return { caCertificateDer, localCrlDer }
+  const localCrlDer = yield* readCrl(folder.crl).pipe(
+    Effect.catchIf(
+      (error) => error.reason === "NotFound",
+      () => Effect.succeed(undefined),
+    ),
+  )
+  return localCrlDer === undefined ? { caCertificateDer } : { caCertificateDer, localCrlDer }
 })
 
-/** The private key of user `name` from D/clients/<name>/key.pem, decrypted with `passphrase`. */
-export const loadClientKey = Effect.fn("Store.loadClientKey")(function* (options: {
+/** The private key of user `name` from its folder's key.pem (D/clients/<name>, else D), decrypted with `passphrase`. */
+export const loadClientKey = (options: {
   readonly dir: string
   readonly name: string
   readonly passphrase: string
-}): Effect.fn.Return<IdentityKeyPair, StoreError> {
+}): Effect.Effect<IdentityKeyPair, StoreError> => Effect.map(loadClientKeyFile(options), (file) => file.key)
+
+/** `loadClientKey`, with the file's protection and a warning to show when it should be re-encrypted. */
+export const loadClientKeyFile = Effect.fn("Store.loadClientKeyFile")(function* (options: {
+  readonly dir: string
+  readonly name: string
+  readonly passphrase: string
+}): Effect.fn.Return<LoadedPrivateKey, StoreError> {
   const path = yield* Effect.fromResult(dataLayout(options.dir).clientKeyPath(options.name))
-  return yield* readPrivateKey({ path, subject: "private key", userName: options.name }, options.passphrase)
+  return yield* readPrivateKeyFile(
+    { path, subject: "private key", userName: options.name },
+    options.passphrase,
+  )
 })
 
 const certificateDerOf = (pem: string, context: FileContext): Effect.Effect<Uint8Array, StoreError> => {
@@ -82,8 +109,8 @@ const certificateDerOf = (pem: string, context: FileContext): Effect.Effect<Uint
     : Effect.succeed(der)
 }
 
-const readCrl = (layout: DataLayout): Effect.Effect<Uint8Array, StoreError> => {
-  const context = { path: layout.crl, subject: "certificate revocation list" }
+const readCrl = (path: string): Effect.Effect<Uint8Array, StoreError> => {
+  const context = { path, subject: "certificate revocation list" }
   return readSmallFile(context).pipe(
     Effect.flatMap((pem) => {
       const block = decodePem(pem)
@@ -102,29 +129,6 @@ const readPassphrase = (context: FileContext): Effect.Effect<string, StoreError>
       return passphrase.length === 0
         ? Effect.fail(storeError("Malformed", context, "empty"))
         : Effect.succeed(passphrase)
-    }),
-  )
-
-const keyFileDetails = {
-  Malformed: "not an encrypted PKCS#8 PEM private key",
-  NotEd25519: "not an Ed25519 key",
-  Unencrypted: "not encrypted with a passphrase",
-} as const
-
-const readPrivateKey = (
-  context: FileContext,
-  passphrase: string,
-): Effect.Effect<IdentityKeyPair, StoreError> =>
-  readSmallFile(context, MAX_PEM_CHARS).pipe(
-    Effect.flatMap((pem) => {
-      const key = importEncryptedPrivateKeyPem(pem, passphrase)
-      if (Result.isSuccess(key)) return Effect.succeed(key.success)
-      const { reason } = key.failure
-      return Effect.fail(
-        reason === "WrongPassphrase"
-          ? storeError("WrongPassphrase", context)
-          : storeError("Malformed", context, keyFileDetails[reason]),
-      )
     }),
   )
 

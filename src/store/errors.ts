@@ -12,6 +12,7 @@ export type StoreErrorReason =
   | "Unreadable"
   | "Malformed"
   | "WrongPassphrase"
+  | "InsecurePermissions"
   | "Io"
 
 export interface StoreErrorFields {
@@ -55,6 +56,8 @@ const sentence = (error: StoreErrorFields): string => {
       return `The ${subject}${forUser}${at} is not valid${why}.`
     case "WrongPassphrase":
       return `The passphrase does not unlock the ${subject}${forUser}${at}.`
+    case "InsecurePermissions":
+      return `The ${subject}${forUser}${at} has mode ${error.detail ?? "with group or other access"}: other users may read or change it, so onechat refuses it (as ssh does). Run \`chmod 600 ${error.path ?? "FILE"}\` and try again.`
     case "Io":
       return `The ${subject}${forUser}${at} could not be accessed${why}.`
   }

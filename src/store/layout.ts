@@ -1,26 +1,38 @@
 /**
- * The onechat data folder D, in one place: every path in it, and how its files are read (bounded)
- * and written (atomically, with fixed modes). A user name is checked with `isValidUserName`
- * (docs/protocol.md §2.3) before it is joined into a path, and the result is checked to sit
- * directly in its folder. No crypto here.
+ * The onechat folders, in one place: every path in them, and how their files are read (bounded)
+ * and written (atomically, with fixed modes). Three roles, each a folder of its own, so that each
+ * machine holds only what it needs: the offline CA, the server, and each user's client. A user name
+ * is checked with `isValidUserName` (docs/protocol.md §2.3) before it is joined into a path, and the
+ * result is checked to sit directly in its folder. No crypto here. `onechat init --dir D` makes:
  *
- *   D/
- *     README.txt                       development PKI made by onechat, not for production; what each file is
- *     ca/ca.cert.pem                   CA certificate (clients trust this)
- *     ca/ca.key.pem                    CA private key, encrypted PKCS#8
- *     ca/ca.passphrase                 its passphrase (0600, development only)
- *     server/server.cert.pem           server certificate: SAN DNS:localhost, IP:127.0.0.1 (+ names given)
- *     server/server.key.pem            server private key, encrypted PKCS#8
- *     server/server.passphrase         its passphrase (0600; ONECHAT_SERVER_PASSPHRASE overrides it)
- *     server/crl.pem                   CRL signed by the CA (empty at first; nextUpdate 30 days)
- *     users/<name>.pub                 registered user public keys (SPKI PEM): THE registry, read at each login
- *     revoked/<name>.pub               revoked users (moved here from users/)
- *     clients/<name>/key.pem           that user's private key, encrypted PKCS#8 with the user's passphrase
- *     clients/<name>/known_peers.json  the client's pinned peer keys (written by the client)
+ *   D/README.txt                        what each folder is for (development PKI, not for production)
+ *   D/ca/                               THE OFFLINE CA: its key is nowhere else; not needed to serve
+ *     ca.cert.pem                       CA certificate (public: every server and client has a copy)
+ *     ca.key.pem                        CA private key, encrypted PKCS#8
+ *     ca.passphrase                     its passphrase (0600; development only)
+ *     crl.pem                           the CA's current CRL (copied to the server after each change)
+ *     issued/<serial>.cert.pem          every certificate the CA issued (to revoke by name)
+ *   D/server/                           everything the server reads (works with D/ca deleted)
+ *     server.cert.pem                   server certificate (SANs: localhost, 127.0.0.1 + names given)
+ *     server.key.pem                    server private key, encrypted PKCS#8
+ *     server.passphrase                 its passphrase (0600; ONECHAT_SERVER_PASSPHRASE overrides it)
+ *     ca.cert.pem                       copy of the CA certificate: user certificates chain to it
+ *     crl.pem                           CRL stapled at login; reloaded when it changes
+ *     users/<name>.cert.pem             user identity certificates: THE registry of users
+ *   D/clients/<name>/                   one user's folder, self-contained (copy it, or make it by keygen)
+ *     key.pem                           the user's private key, encrypted PKCS#8
+ *     <name>.pub.pem                    the public key (SPKI PEM) sent to the CA operator
+ *     ca.cert.pem                       copy of the CA certificate: the client trusts this
+ *     crl.pem                           the freshest CRL the client has seen (optional)
+ *     known_peers.json                  peer keys pinned by the client
  *
+ * A folder given to `onechat server --dir` is D/server when that exists, else the folder itself; to
+ * `onechat client NAME --dir`, D/clients/NAME when that exists, else the folder itself when it holds
+ * a key.pem (a folder made by `onechat keygen`), else D/clients/NAME (named in the error).
  * Folders are 0700; files holding a private key or a passphrase are 0600, the others 0644.
  */
 import { randomUUID } from "node:crypto"
+import { statSync } from "node:fs"
 import { chmod, link, lstat, mkdir, open, rename, rm } from "node:fs/promises"
 import { basename, dirname, join, resolve } from "node:path"
 import { Effect, Result } from "effect"
@@ -37,64 +49,172 @@ export const PUBLIC_FILE_MODE = 0o644
 /** A path built from a user name: the name is valid and the path stays in its folder. */
 export type NamedPath = Result.Result<string, StoreError>
 
+/** The offline CA's folder (D/ca, or any folder given to `onechat ca --ca-dir`). */
+export interface CaLayout {
+  readonly root: string
+  readonly certificate: string
+  readonly key: string
+  readonly passphrase: string
+  readonly crl: string
+  readonly issuedDir: string
+}
+
+/** The server's folder (D/server, or a folder holding server.cert.pem). */
+export interface ServerLayout {
+  readonly root: string
+  readonly certificate: string
+  readonly key: string
+  readonly passphrase: string
+  readonly caCertificate: string
+  readonly crl: string
+  readonly usersDir: string
+  /** users/<name>.cert.pem */
+  readonly userCertificatePath: (name: string) => NamedPath
+}
+
+/** One user's folder (D/clients/<name>, or a folder made by `onechat keygen`). */
+export interface ClientLayout {
+  readonly root: string
+  readonly key: string
+  readonly caCertificate: string
+  readonly crl: string
+  readonly knownPeers: string
+  /** <name>.pub.pem */
+  readonly publicKeyPath: (name: string) => NamedPath
+}
+
+export const caLayout = (dir: string): CaLayout => {
+  const root = resolve(dir)
+  return {
+    root,
+    certificate: join(root, "ca.cert.pem"),
+    key: join(root, "ca.key.pem"),
+    passphrase: join(root, "ca.passphrase"),
+    crl: join(root, "crl.pem"),
+    issuedDir: join(root, "issued"),
+  }
+}
+
+export const serverLayout = (dir: string): ServerLayout => {
+  const root = resolve(dir)
+  const usersDir = join(root, "users")
+  return {
+    root,
+    certificate: join(root, "server.cert.pem"),
+    key: join(root, "server.key.pem"),
+    passphrase: join(root, "server.passphrase"),
+    caCertificate: join(root, "ca.cert.pem"),
+    crl: join(root, "crl.pem"),
+    usersDir,
+    userCertificatePath: (name) => namedEntry(usersDir, name, `${name}.cert.pem`),
+  }
+}
+
+export const clientLayout = (dir: string): ClientLayout => {
+  const root = resolve(dir)
+  return {
+    root,
+    key: join(root, "key.pem"),
+    caCertificate: join(root, "ca.cert.pem"),
+    crl: join(root, "crl.pem"),
+    knownPeers: join(root, "known_peers.json"),
+    publicKeyPath: (name) => namedEntry(root, name, `${name}.pub.pem`),
+  }
+}
+
 export interface DataLayout {
   /** Absolute path of D. */
   readonly root: string
   readonly readme: string
-  readonly caDir: string
+  readonly ca: CaLayout
+  readonly server: ServerLayout
+  readonly clientsDir: string
+  /** D/ca/ca.cert.pem */
   readonly caCertificate: string
   readonly caKey: string
   readonly caPassphrase: string
-  readonly serverDir: string
   readonly serverCertificate: string
   readonly serverKey: string
   readonly serverPassphrase: string
+  /** The server's CRL, D/server/crl.pem */
   readonly crl: string
+  /** D/server/users */
   readonly usersDir: string
-  readonly revokedDir: string
-  readonly clientsDir: string
-  /** D/users/<name>.pub */
-  readonly userKeyPath: (name: string) => NamedPath
-  /** D/revoked/<name>.pub */
-  readonly revokedKeyPath: (name: string) => NamedPath
   /** D/clients/<name> */
   readonly clientDir: (name: string) => NamedPath
-  /** D/clients/<name>/key.pem */
+  /** The folder of user `name` as the client finds it: D/clients/<name>, or D when only D holds a key.pem. */
+  readonly client: (name: string) => Result.Result<ClientLayout, StoreError>
+  /** `client(name).key` */
   readonly clientKeyPath: (name: string) => NamedPath
-  /** D/clients/<name>/known_peers.json */
+  /** `client(name).knownPeers` */
   readonly knownPeersPath: (name: string) => NamedPath
 }
 
 /** The paths of the data folder `dir` (resolved against the working directory). */
 export const dataLayout = (dir: string): DataLayout => {
   const root = resolve(dir)
-  const caDir = join(root, "ca")
-  const serverDir = join(root, "server")
-  const usersDir = join(root, "users")
-  const revokedDir = join(root, "revoked")
+  const ca = caLayout(join(root, "ca"))
+  const server = serverLayout(join(root, "server"))
   const clientsDir = join(root, "clients")
   const clientDir = (name: string) => namedEntry(clientsDir, name, name)
-  const inClientDir = (file: string) => (name: string) => Result.map(clientDir(name), (d) => join(d, file))
+  // D itself is a user's folder when it holds a key and D/clients/<name> does not exist.
+  const client = (name: string) =>
+    Result.map(clientDir(name), (folder) =>
+      clientLayout(!isDirectory(folder) && exists(join(root, "key.pem")) ? root : folder),
+    )
   return {
     root,
     readme: join(root, "README.txt"),
-    caDir,
-    caCertificate: join(caDir, "ca.cert.pem"),
-    caKey: join(caDir, "ca.key.pem"),
-    caPassphrase: join(caDir, "ca.passphrase"),
-    serverDir,
-    serverCertificate: join(serverDir, "server.cert.pem"),
-    serverKey: join(serverDir, "server.key.pem"),
-    serverPassphrase: join(serverDir, "server.passphrase"),
-    crl: join(serverDir, "crl.pem"),
-    usersDir,
-    revokedDir,
+    ca,
+    server,
     clientsDir,
-    userKeyPath: (name) => namedEntry(usersDir, name, `${name}.pub`),
-    revokedKeyPath: (name) => namedEntry(revokedDir, name, `${name}.pub`),
+    caCertificate: ca.certificate,
+    caKey: ca.key,
+    caPassphrase: ca.passphrase,
+    serverCertificate: server.certificate,
+    serverKey: server.key,
+    serverPassphrase: server.passphrase,
+    crl: server.crl,
+    usersDir: server.usersDir,
     clientDir,
-    clientKeyPath: inClientDir("key.pem"),
-    knownPeersPath: inClientDir("known_peers.json"),
+    client,
+    clientKeyPath: (name) => Result.map(client(name), (folder) => folder.key),
+    knownPeersPath: (name) => Result.map(client(name), (folder) => folder.knownPeers),
+  }
+}
+
+/** The server's folder for `--dir D`: D/server when it is a folder, else D itself. */
+export const serverFolderOf = (dir: string): ServerLayout => {
+  const nested = join(resolve(dir), "server")
+  return serverLayout(isDirectory(nested) ? nested : dir)
+}
+
+/**
+ * A folder made by onechat before protocol v3 (D/users/*.pub beside D/server/, the CA key in D/ca):
+ * true when D/users and D/server exist but D/server/users does not. Such folders are not migrated.
+ */
+export const isOldDataFolder = (dir: string): boolean => {
+  const root = resolve(dir)
+  return (
+    isDirectory(join(root, "users")) &&
+    isDirectory(join(root, "server")) &&
+    !isDirectory(join(root, "server", "users"))
+  )
+}
+
+const exists = (path: string): boolean => {
+  try {
+    return statSync(path, { throwIfNoEntry: false }) !== undefined
+  } catch {
+    return false
+  }
+}
+
+const isDirectory = (path: string): boolean => {
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() === true
+  } catch {
+    return false
   }
 }
 
@@ -113,21 +233,20 @@ const namedEntry = (folder: string, name: string, entry: string): NamedPath => {
 export const developmentReadme = (now: Date): string =>
   `onechat development PKI, made by onechat on ${now.toISOString()}.
 
-NOT FOR PRODUCTION. The passphrases of the CA key and of the server key are stored in this folder,
-next to the keys they protect. Anyone who can read this folder can impersonate the server and
-register users. Make a real PKI, with the CA key kept offline, for anything but development.
+NOT FOR PRODUCTION as it stands: the CA key and the keys of every user were made on this one
+machine. The three folders are the three roles; on real machines each lives elsewhere.
 
-  ca/ca.cert.pem                    CA certificate: clients trust the server because of this file
-  ca/ca.key.pem                     CA private key (encrypted PKCS#8)
-  ca/ca.passphrase                  passphrase of ca/ca.key.pem
-  server/server.cert.pem            server certificate (names: localhost, 127.0.0.1, and any given)
-  server/server.key.pem             server private key (encrypted PKCS#8)
-  server/server.passphrase          passphrase of server/server.key.pem (ONECHAT_SERVER_PASSPHRASE overrides it)
-  server/crl.pem                    certificate revocation list signed by the CA (valid 30 days)
-  users/<name>.pub                  registered users' public keys: the server reads these at each login
-  revoked/<name>.pub                revoked users' public keys (moved here from users/)
-  clients/<name>/key.pem            <name>'s private key, encrypted with <name>'s passphrase
-  clients/<name>/known_peers.json   peer keys pinned by <name>'s client
+  ca/        the OFFLINE CA. Keep it off the server (a USB stick, an admin laptop). Its key and
+             passphrase are here only because this is a development setup. The server never reads
+             it: delete it and the server still serves. \`onechat ca … --ca-dir ca\` and
+             \`onechat user add|revoke --dir .\` use it.
+  server/    everything the server reads: its key and certificate, the CA certificate, the CRL it
+             staples (crl.pem, valid 7 days: renew it with \`onechat ca crl\`), and users/, the user
+             identity certificates issued by the CA. \`onechat server --dir .\` serves it.
+  clients/NAME/
+             NAME's own folder: private key (key.pem), public key (NAME.pub.pem), the CA
+             certificate and pinned peers. Copy it to NAME's machine; \`onechat client NAME\`
+             reads it. On a real deployment NAME makes it with \`onechat keygen\`.
 
 User passphrases are printed once, when the user is created, and are not stored here.
 `

@@ -4,7 +4,8 @@
  * the printed passphrases open the keys; a second run, an invalid name, or a used folder exits 1
  * with one sentence on stderr and changes nothing.
  */
-import { mkdir, readdir, writeFile } from "node:fs/promises"
+import { X509Certificate } from "node:crypto"
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
@@ -38,9 +39,17 @@ describe("onechat init", () => {
     expect(run).toMatchObject({ code: 0, stderr: "" })
     const dir = join(cwd, "D")
     const lines = run.stdout.split("\n")
-    expect(lines[0]).toBe(`Created a DEVELOPMENT PKI in ${dir} — for trying onechat, not for production.`)
-    expect(run.stdout).toContain("  CA certificate      D/ca/ca.cert.pem\n")
-    expect(run.stdout).toContain("  server certificate  D/server/server.cert.pem (localhost, 127.0.0.1)\n")
+    expect(lines[0]).toBe(
+      `Created a DEVELOPMENT setup in ${dir} — for trying onechat, not for production. Three roles, three folders:`,
+    )
+    expect(run.stdout).toContain(
+      "  D/ca/           the OFFLINE CA (key + certificate + CRL). The server never reads it:\n",
+    )
+    expect(run.stdout).toContain(
+      "  D/server/       what the server reads: its key and certificate (localhost, 127.0.0.1, 90 days),\n",
+    )
+    expect(run.stdout).toContain("It serves with ca/ deleted.\n")
+    expect(run.stdout).toContain("  D/clients/NAME/ each user's own folder")
     expect(run.stdout).toContain("  users               alice, bob\n")
     expect(run.stdout).toContain(
       "Next: npx onechat server --dir D   then   npx onechat client alice --dir D\n",
@@ -54,7 +63,37 @@ describe("onechat init", () => {
     }
     expect(passphrases.get("alice")).not.toBe(passphrases.get("bob"))
     await Effect.runPromise(loadServerCredentials(dir, {}))
-    expect((await readdir(dataLayout(dir).usersDir)).sort()).toEqual(["alice.pub", "bob.pub"])
+    expect((await readdir(dataLayout(dir).usersDir)).sort()).toEqual(["alice.cert.pem", "bob.cert.pem"])
+    expect((await readdir(join(dir, "clients", "bob"))).sort()).toEqual([
+      "bob.pub.pem",
+      "ca.cert.pem",
+      "crl.pem",
+      "key.pem",
+    ])
+  })
+
+  it("puts --server-name and --server-ip in the server certificate", async () => {
+    const cwd = await freshCwd()
+    const args = [
+      "init",
+      "--dir",
+      "D",
+      "--users",
+      "alice",
+      "--server-name",
+      "chat.example",
+      "--server-ip",
+      "10.0.0.7",
+    ]
+    const run = await runOnechat(cwd, args, { ONECHAT_PASSPHRASE: "twelve chars or more" })
+    expect(run).toMatchObject({ code: 0, stderr: "" })
+    expect(run.stdout).toContain("(localhost, 127.0.0.1, chat.example, 10.0.0.7, 90 days)")
+    const certificate = new X509Certificate(await readFile(dataLayout(join(cwd, "D")).serverCertificate))
+    expect(certificate.subjectAltName).toBe(
+      "DNS:localhost, DNS:chat.example, IP Address:127.0.0.1, IP Address:10.0.0.7",
+    )
+    const bad = await runOnechat(cwd, ["init", "--dir", "E", "--server-ip", "not-an-ip"])
+    expect(bad.stderr).toBe('onechat: "not-an-ip" is not a valid server name.\n')
   })
 
   it("uses ONECHAT_PASSPHRASE for every default user and does not print it", async () => {
@@ -83,7 +122,7 @@ describe("onechat init", () => {
       stdout: "",
       stderr: "onechat: D already holds a onechat data folder; choose another --dir or remove it.\n",
     })
-    expect(await readdir(dataLayout(join(cwd, "D")).usersDir)).toEqual(["alice.pub"])
+    expect(await readdir(dataLayout(join(cwd, "D")).usersDir)).toEqual(["alice.cert.pem"])
   })
 
   it("refuses an invalid user name, naming the rule, and creates nothing", async () => {

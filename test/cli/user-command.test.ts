@@ -1,10 +1,10 @@
 /**
  * `onechat user add | list | revoke` as real processes (bin/onechat.mjs) on a temporary
- * development PKI: add makes a key that opens with the printed passphrase, add --pubkey registers a
- * key made elsewhere and writes no private key, revoke moves the key to revoked/, list shows both;
- * every failure exits 1 with one sentence on stderr.
+ * development folder: add has D/ca certify a key made here (its passphrase printed once) or one made
+ * elsewhere (--pubkey, no private key written), revoke re-issues the CRL into D/server, list shows
+ * both; without D/ca, add and revoke say to use `onechat ca`; every failure exits 1 with one sentence.
  */
-import { writeFile } from "node:fs/promises"
+import { rm, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
@@ -31,6 +31,7 @@ const setup = async (): Promise<{ cwd: string; dir: string }> => {
       users: ["alice"],
       passphrase: "alice's passphrase",
       random: seededRandom(cwd),
+      keyFile: { scryptLogN: 10 },
     }),
   )
   return { cwd, dir }
@@ -48,7 +49,10 @@ describe("onechat user", () => {
     const added = await runOnechat(cwd, ["user", "add", "bob", "--dir", "D"])
 
     expect(added).toMatchObject({ code: 0, stderr: "" })
-    expect(added.stdout).toContain(`Registered user bob in ${dir}.`)
+    expect(added.stdout).toContain(`Registered user bob in ${dir}: the CA in ${dir}/ca certified the key.`)
+    expect(field(added.stdout, "certificate")).toMatch(
+      /\/server\/users\/bob\.cert\.pem \(serial [0-9a-f]+\)$/,
+    )
     const fingerprint = field(added.stdout, "fingerprint")
     const passphrase = field(added.stdout, "passphrase").split(" ")[0]!
     expect(fingerprint).toMatch(FINGERPRINT)
@@ -87,18 +91,23 @@ describe("onechat user", () => {
     expect(field(added.stdout, "fingerprint")).toBe(publicKeyFingerprint(key.publicKey))
     expect(added.stdout).not.toContain("passphrase")
     const entry = await Effect.runPromise(new UserRegistry(dir).lookup("carol"))
-    expect(entry).toEqual({ status: "registered", publicKey: key.publicKey })
+    expect(entry).toMatchObject({ status: "registered", publicKey: key.publicKey })
     const clientDir = join(dataLayout(dir).clientsDir, "carol")
     expect(await Effect.runPromise(pathExists(clientDir, "client folder"))).toBe(false)
   })
 
-  it("revoke moves the key to revoked/ and says so; list shows the user as revoked", async () => {
+  it("revoke re-issues the CRL into the server folder and says so; list shows the user as revoked", async () => {
     const { cwd, dir } = await setup()
     const revoked = await runOnechat(cwd, ["user", "revoke", "alice", "--dir", "D"])
 
     expect(revoked).toMatchObject({ code: 0, stderr: "" })
-    expect(revoked.stdout).toContain(`Revoked user alice: its key moved to ${dataLayout(dir).revokedDir}.`)
-    expect(await Effect.runPromise(new UserRegistry(dir).lookup("alice"))).toEqual({ status: "revoked" })
+    expect(revoked.stdout).toMatch(
+      new RegExp(
+        `^Revoked user alice \\(serial [0-9a-f]+\\): the CA re-issued its CRL, copied to ${dataLayout(dir).crl}\\.$`,
+        "m",
+      ),
+    )
+    expect((await Effect.runPromise(new UserRegistry(dir).lookup("alice"))).status).toBe("revoked")
     const listed = await runOnechat(cwd, ["user", "list", "--dir", "D"])
     expect(listed).toEqual({ code: 0, stdout: "alice  revoked\n", stderr: "" })
   })
@@ -138,7 +147,7 @@ describe("onechat user", () => {
       "list of a folder that is no data folder",
       ["user", "list", "--dir", "elsewhere"],
       (cwd) =>
-        `${join(cwd, "elsewhere")} is not a onechat data folder (it has no users folder); create one with "onechat init --dir ${join(cwd, "elsewhere")}" or choose another --dir.`,
+        `${join(cwd, "elsewhere")} is not a onechat data folder (it has no server/users folder); create one with "onechat init --dir ${join(cwd, "elsewhere")}" or choose another --dir.`,
     ],
   ]
 
@@ -149,6 +158,19 @@ describe("onechat user", () => {
       stdout: "",
       stderr: `onechat: ${sentence(cwd, dir)}\n`,
     })
+  })
+
+  it("add and revoke without the CA folder say where to run the CA commands", async () => {
+    const { cwd, dir } = await setup()
+    await rm(join(dir, "ca"), { recursive: true })
+    for (const command of ["add", "revoke"]) {
+      const run = await runOnechat(cwd, ["user", command, "alice", "--dir", "D"])
+      expect(run.code).toBe(1)
+      expect(run.stderr).toBe(
+        `onechat: ${dir} has no CA folder (ca/), so users cannot be added or revoked here: on the machine that holds the CA, run "onechat ca issue alice --pubkey FILE --ca-dir CA --out alice.cert.pem" (or "onechat ca revoke alice --ca-dir CA") and copy the result into ${dir}/server.\n`,
+      )
+    }
+    expect((await runOnechat(cwd, ["user", "list", "--dir", "D"])).stdout).toMatch(/^alice {2}registered {2}/)
   })
 
   it("revoke of a revoked user exits 1 with one sentence on stderr", async () => {

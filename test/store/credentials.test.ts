@@ -1,17 +1,25 @@
 /**
  * Tests for src/store/credentials.ts and src/store/errors.ts: the server's passphrase from its file
  * or from ONECHAT_SERVER_PASSPHRASE, a certificate that must certify the key, missing and damaged
- * files named precisely, and no passphrase or key material in any error printed.
- * One development PKI is made per test in its own temporary folder.
+ * files named precisely, private key files that others may access refused, old key files passed on
+ * with a warning, and no passphrase or key material in any error printed.
+ * One development PKI is made for the file (its keys then re-encrypted at the cheapest scrypt cost,
+ * so that each load takes milliseconds) and copied into a temporary folder per test.
  */
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
+import { chmod, cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { inspect } from "node:util"
-import { Effect } from "effect"
-import { afterEach, describe, expect, it } from "vitest"
+import { Effect, Result } from "effect"
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
+import {
+  ed25519PrivateKeyObject,
+  exportEncryptedPrivateKeyPem,
+  importEncryptedPrivateKeyPem,
+} from "../../src/crypto/identity.ts"
 import {
   loadClientKey,
+  loadClientKeyFile,
   loadClientTrust,
   loadServerCredentials,
   SERVER_PASSPHRASE_VARIABLE,
@@ -29,10 +37,17 @@ afterEach(async () => {
   await Promise.all(temporaryFolders.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
 })
 
-const freshPki = async () => {
-  const parent = await mkdtemp(join(tmpdir(), "onechat-credentials-"))
-  temporaryFolders.push(parent)
-  const dir = join(parent, "data")
+/** Rewrites a key file at scrypt 2^10 with the same passphrase (its mode stays as it is). */
+const cheapen = async (path: string, passphrase: string) => {
+  const key = importEncryptedPrivateKeyPem(await readFile(path, "utf8"), passphrase)
+  if (Result.isFailure(key)) throw new Error(key.failure.message)
+  await writeFile(path, exportEncryptedPrivateKeyPem(key.success, passphrase, { scryptLogN: 10 }))
+}
+
+let templates: string
+beforeAll(async () => {
+  templates = await mkdtemp(join(tmpdir(), "onechat-credentials-templates-"))
+  const dir = join(templates, "default-cost")
   await Effect.runPromise(
     createDevelopmentPki({
       dir,
@@ -42,6 +57,22 @@ const freshPki = async () => {
       now: NOW,
     }),
   )
+  const cheap = join(templates, "cheap")
+  await cp(dir, cheap, { recursive: true })
+  const layout = dataLayout(cheap)
+  await cheapen(layout.serverKey, (await readFile(layout.serverPassphrase, "utf8")).trim())
+  for (const name of ["alice", "bob"]) {
+    await cheapen(Result.getOrThrow(layout.clientKeyPath(name)), PASSPHRASE)
+  }
+}, 60_000)
+afterAll(() => rm(templates, { recursive: true, force: true }))
+
+/** A copy of the development PKI (cheap keys unless `defaultCost`) in its own folder. */
+const freshPki = async (template: "cheap" | "default-cost" = "cheap") => {
+  const parent = await mkdtemp(join(tmpdir(), "onechat-credentials-"))
+  temporaryFolders.push(parent)
+  const dir = join(parent, "data")
+  await cp(join(templates, template), dir, { recursive: true })
   const layout = dataLayout(dir)
   const serverPassphrase = (await readFile(layout.serverPassphrase, "utf8")).trim()
   return { dir, layout, serverPassphrase }
@@ -58,12 +89,43 @@ const expectNoSecrets = (error: StoreError, secrets: ReadonlyArray<string>) => {
 }
 
 describe("loadServerCredentials", () => {
-  it("decrypts the server key with server/server.passphrase", async () => {
-    const { dir } = await freshPki()
+  it("decrypts the server key with server/server.passphrase (the store's own scrypt 2^17 files)", async () => {
+    const { dir } = await freshPki("default-cost")
     const credentials = await Effect.runPromise(loadServerCredentials(dir, {}))
     expect(credentials.key.publicKey).toHaveLength(32)
     expect(credentials.certificateDer.length).toBeGreaterThan(0)
     expect(credentials.crlDer.length).toBeGreaterThan(0)
+    expect(credentials.keyFileWarning).toBeUndefined()
+  })
+
+  it("refuses a server key file that others may read, naming it and the fix", async () => {
+    const { dir, layout, serverPassphrase } = await freshPki()
+    await chmod(layout.serverKey, 0o644)
+    const error = await runError(loadServerCredentials(dir, {}))
+    expect(error.reason).toBe("InsecurePermissions")
+    expect(error.path).toBe(layout.serverKey)
+    expect(error.message).toContain(`has mode 0644`)
+    expect(error.message).toContain(`chmod 600 ${layout.serverKey}`)
+    expectNoSecrets(error, [serverPassphrase])
+  })
+
+  it("passes on a warning for an old PBKDF2 server key file, which still loads", async () => {
+    const { dir, layout, serverPassphrase } = await freshPki()
+    const { key } = await Effect.runPromise(loadServerCredentials(dir, {}))
+    const old = ed25519PrivateKeyObject(key.seed).export({
+      type: "pkcs8",
+      format: "pem",
+      cipher: "aes-256-cbc",
+      passphrase: serverPassphrase,
+    })
+    await writeFile(layout.serverKey, old) // onechat v2's format: PBKDF2 × 2048
+    const credentials = await Effect.runPromise(loadServerCredentials(dir, {}))
+    expect(credentials.key.publicKey).toEqual(key.publicKey)
+    expect(credentials.keyFileWarning).toMatch(
+      new RegExp(
+        `^The server private key at ${layout.serverKey} is protected only by PBKDF2-HMAC-SHA256 with 2048 iterations`,
+      ),
+    )
   })
 
   it("lets ONECHAT_SERVER_PASSPHRASE override the passphrase file", async () => {
@@ -125,9 +187,10 @@ describe("loadClientTrust", () => {
 
   it("names the missing CA certificate", async () => {
     const { dir, layout } = await freshPki()
-    await rm(layout.caCertificate)
+    // With no user name, the client trusts the server folder's copy of the CA certificate.
+    await rm(layout.server.caCertificate)
     const error = await runError(loadClientTrust(dir))
-    expect(error.message).toBe(`No CA certificate in ${layout.caCertificate}.`)
+    expect(error.message).toBe(`No CA certificate in ${layout.server.caCertificate}.`)
   })
 })
 
@@ -150,6 +213,21 @@ describe("loadClientKey", () => {
       expect(error.reason).toBe("InvalidName")
       expect(error.path).toBeUndefined()
     }
+  })
+
+  it("refuses a key file that group members may read, and loads it once it is 0600", async () => {
+    const { dir, layout } = await freshPki()
+    const path = Result.getOrThrow(layout.clientKeyPath("bob"))
+    await chmod(path, 0o640)
+    const error = await runError(loadClientKey({ dir, name: "bob", passphrase: PASSPHRASE }))
+    expect(error).toMatchObject({ reason: "InsecurePermissions", userName: "bob", path })
+    expect(error.message).toBe(
+      `The private key for user "bob" at ${path} has mode 0640: other users may read or change it, so onechat refuses it (as ssh does). Run \`chmod 600 ${path}\` and try again.`,
+    )
+    await chmod(path, 0o600)
+    const file = await Effect.runPromise(loadClientKeyFile({ dir, name: "bob", passphrase: PASSPHRASE }))
+    expect(file.protection).toMatchObject({ kdf: "scrypt", logN: 10 })
+    expect(file.warning).toContain("scrypt with N = 2^10") // cheap test files are reported as weak too
   })
 
   it("reports a wrong passphrase without printing either passphrase", async () => {

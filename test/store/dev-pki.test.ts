@@ -1,7 +1,8 @@
 /**
  * Tests for src/store/dev-pki.ts (with credentials.ts and registry.ts reading back what it wrote):
- * every file of the layout with its mode, server credentials that verify for localhost and
- * 127.0.0.1, user keys that open with their printed passphrases, and no overwriting, ever.
+ * every file of the three role folders (ca/, server/, clients/NAME/) with its mode, server
+ * credentials that verify for localhost and 127.0.0.1, user keys that open with their printed
+ * passphrases and match their certificates, no overwriting, ever, and no v2 folder taken over.
  * Each test works in its own temporary folder; randomness is seeded and time fixed.
  */
 import { X509Certificate } from "node:crypto"
@@ -44,6 +45,7 @@ const options = (dir: string, extra: Partial<DevelopmentPkiOptions> = {}): Devel
   users: USERS,
   random: seededRandom(`dev-pki/${dir}`),
   now: NOW,
+  keyFile: { scryptLogN: 10 },
   ...extra,
 })
 
@@ -73,41 +75,53 @@ describe("createDevelopmentPki", () => {
     const layout = dataLayout(dir)
     expect(pki).toMatchObject({ dir: layout.root, created: true })
     expect(pki.users.map((user) => user.name)).toEqual(USERS)
-    const privateFiles = [layout.caKey, layout.caPassphrase, layout.serverKey, layout.serverPassphrase]
-    const publicFiles = [layout.readme, layout.caCertificate, layout.serverCertificate, layout.crl]
-    const folders = [
-      layout.root,
-      layout.caDir,
-      layout.serverDir,
-      layout.usersDir,
-      layout.revokedDir,
-      layout.clientsDir,
+    const { ca, server } = layout
+    const privateFiles = [ca.key, ca.passphrase, server.key, server.passphrase]
+    const publicFiles = [
+      layout.readme,
+      ca.certificate,
+      ca.crl,
+      server.certificate,
+      server.caCertificate,
+      server.crl,
     ]
+    const folders = [layout.root, ca.root, ca.issuedDir, server.root, server.usersDir, layout.clientsDir]
     for (const name of USERS) {
-      privateFiles.push(Result.getOrThrow(layout.clientKeyPath(name)))
-      publicFiles.push(Result.getOrThrow(layout.userKeyPath(name)))
-      folders.push(Result.getOrThrow(layout.clientDir(name)))
+      const client = Result.getOrThrow(layout.clientDir(name))
+      privateFiles.push(join(client, "key.pem"))
+      publicFiles.push(
+        Result.getOrThrow(server.userCertificatePath(name)),
+        join(client, `${name}.pub.pem`),
+        join(client, "ca.cert.pem"),
+        join(client, "crl.pem"),
+      )
+      folders.push(client)
     }
     for (const path of privateFiles) expect([path, await modeOf(path)]).toEqual([path, 0o600])
     for (const path of publicFiles) expect([path, await modeOf(path)]).toEqual([path, 0o644])
     for (const path of folders) expect([path, await modeOf(path)]).toEqual([path, 0o700])
-    expect(await readdir(layout.revokedDir)).toEqual([])
-    // Nothing else: no leftover temporary files.
-    expect((await snapshot(layout.root)).size).toBe(privateFiles.length + publicFiles.length)
+    // One record per certificate issued (server + users), and nothing else: no leftover temporary files.
+    expect((await readdir(ca.issuedDir)).length).toBe(1 + USERS.length)
+    expect((await snapshot(layout.root)).size).toBe(
+      privateFiles.length + publicFiles.length + 1 + USERS.length,
+    )
+    // The CA key is nowhere but in ca/.
+    const caKey = await readFile(ca.key, "utf8")
+    for (const [path, { text }] of await snapshot(layout.root))
+      if (!path.startsWith("/ca/")) expect(text).not.toBe(caKey)
+    expect(await readFile(server.caCertificate, "utf8")).toBe(await readFile(ca.certificate, "utf8"))
     const readme = await readFile(layout.readme, "utf8")
     expect(readme).toContain("NOT FOR PRODUCTION")
-    for (const file of ["ca/ca.cert.pem", "server/crl.pem", "users/<name>.pub", "clients/<name>/key.pem"]) {
-      expect(readme).toContain(file)
-    }
-    expect(await readFile(layout.caKey, "utf8")).toContain("BEGIN ENCRYPTED PRIVATE KEY")
-    expect(await readFile(layout.serverKey, "utf8")).toContain("BEGIN ENCRYPTED PRIVATE KEY")
+    for (const file of ["ca/", "server/", "clients/NAME/", "onechat ca crl"]) expect(readme).toContain(file)
+    expect(caKey).toContain("BEGIN ENCRYPTED PRIVATE KEY")
+    expect(await readFile(server.key, "utf8")).toContain("BEGIN ENCRYPTED PRIVATE KEY")
   })
 
   it("makes server credentials that load and verify for localhost, 127.0.0.1 and the names given", async () => {
     const dir = await freshDataDir()
     await create(dir, { serverNames: ["chat.example.org", "10.1.2.3"] })
     const credentials = await Effect.runPromise(loadServerCredentials(dir, {}))
-    const trust = await Effect.runPromise(loadClientTrust(dir))
+    const trust = await Effect.runPromise(loadClientTrust(dir, "alice"))
     expect(credentials.crlDer).toEqual(trust.localCrlDer)
     expect(credentials.certificatePem).toContain("BEGIN CERTIFICATE")
     const verify = (expectedName: string, now = new Date(NOW.getTime() + 60_000)) =>
@@ -124,20 +138,20 @@ describe("createDevelopmentPki", () => {
       expect(Result.getOrThrow(verified).publicKey).toEqual(credentials.key.publicKey)
     }
     expect(Result.isFailure(verify("other.example.org"))).toBe(true)
-    // Validity: CRL 30 days, server certificate 1 year, CA 10 years.
-    expect(Result.isSuccess(verify("localhost", new Date(NOW.getTime() + 29 * DAY)))).toBe(true)
-    const stale = verify("localhost", new Date(NOW.getTime() + 31 * DAY))
+    // Validity: CRL 7 days, server certificate 90 days, CA 10 years.
+    expect(Result.isSuccess(verify("localhost", new Date(NOW.getTime() + 6.9 * DAY)))).toBe(true)
+    const stale = verify("localhost", new Date(NOW.getTime() + 7.1 * DAY))
     expect(Result.isFailure(stale) && stale.failure.problem).toBe("CrlStale")
     const server = new X509Certificate(credentials.certificateDer)
     const ca = new X509Certificate(trust.caCertificateDer)
-    expect(server.validToDate.getTime()).toBe(NOW.getTime() + 365 * DAY)
+    expect(server.validToDate.getTime()).toBe(NOW.getTime() + 90 * DAY)
     expect(ca.validToDate.getTime() - NOW.getTime()).toBeGreaterThanOrEqual(3649 * DAY)
   })
 
   it("gives each user a key that opens with the printed passphrase and matches the registry", async () => {
     const dir = await freshDataDir()
     const pki = await create(dir)
-    const registry = new UserRegistry(dir)
+    const registry = new UserRegistry(dir, { now: () => NOW.getTime() + 60_000 })
     const passphrases = new Set(pki.users.map((user) => user.passphrase))
     expect(passphrases.size).toBe(USERS.length)
     for (const user of pki.users) {
@@ -147,7 +161,7 @@ describe("createDevelopmentPki", () => {
         loadClientKey({ dir, name: user.name, passphrase: user.passphrase }),
       )
       const entry = await Effect.runPromise(registry.lookup(user.name))
-      expect(entry).toEqual({ status: "registered", publicKey: key.publicKey })
+      expect(entry).toMatchObject({ status: "registered", publicKey: key.publicKey })
       expect(user.fingerprint).toBe(publicKeyFingerprint(key.publicKey))
     }
   })
@@ -217,12 +231,20 @@ describe("ensureDevelopmentPki", () => {
     expect(await snapshot(dir)).toEqual(before)
   })
 
-  it("refuses a half-made folder (no CA certificate but other files) instead of completing it", async () => {
+  it("refuses a half-made folder instead of completing it, and a v2 folder with a sentence to run init again", async () => {
     const dir = await freshDataDir()
-    await mkdir(join(dir, "users"), { recursive: true })
-    await writeFile(join(dir, "users", "alice.pub"), "leftover")
+    await mkdir(join(dir, "clients"), { recursive: true })
     const error = await Effect.runPromise(Effect.flip(ensureDevelopmentPki(options(dir))))
     expect(error.reason).toBe("AlreadyExists")
+    const old = await freshDataDir()
+    // The v2 layout: users/<name>.pub beside server/ (whose users/ did not exist then).
+    await mkdir(join(old, "users"), { recursive: true })
+    await mkdir(join(old, "server"), { recursive: true })
+    await writeFile(join(old, "users", "alice.pub"), "leftover")
+    await writeFile(join(old, "server", "server.cert.pem"), "leftover")
+    const refused = await Effect.runPromise(Effect.flip(ensureDevelopmentPki(options(old))))
+    expect(refused.message).toContain("made by an older onechat (protocol v2")
+    expect(refused.message).toContain('run "onechat init" again in a new folder')
   })
 })
 

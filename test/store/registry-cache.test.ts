@@ -1,27 +1,24 @@
 /**
- * The registry's in-memory answers while `watch()` is active (src/store/registry.ts, docs/
- * performance.md #6): kept answers save the file reads, and yet every change made by `onechat user
- * add` / `revoke` (or by hand) is seen by the very next lookup, before any watch event arrives. When
- * the folders cannot be watched, every lookup reads the files. Each test has its own folder.
+ * The registry's in-memory certificate files while `watch()` is active (src/store/registry.ts,
+ * docs/performance.md #6): kept files save the reads, and yet every change — a certificate added,
+ * replaced or removed, a new CRL revoking one — is seen by the very next lookup, before any watch
+ * event arrives. When the folders cannot be watched, every lookup reads the files. Each test has
+ * its own server folder, filled with certificates of the test CA.
  */
-import { createPublicKey } from "node:crypto"
+import { createPublicKey, X509Certificate } from "node:crypto"
 import { mkdir, mkdtemp, rename, rm, writeFile } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Effect, Exit, Scope } from "effect"
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest"
-import {
-  decodePem,
-  exportPublicKeyPem,
-  generateIdentity,
-  importPublicKeyPem,
-} from "../../src/crypto/identity.ts"
-import { addUser, revokeUser } from "../../src/store/dev-pki.ts"
+import { decodePem, generateIdentity, importPublicKeyPem } from "../../src/crypto/identity.ts"
+import { createCrl, derToPem } from "../../src/crypto/pki.ts"
 import * as layout from "../../src/store/layout.ts"
 import { UserRegistry } from "../../src/store/registry.ts"
+import { makeTestPki } from "../support/pki.ts"
 import { seededRandom } from "../support/random.ts"
 
-// Counts the registry's file reads.
+// Counts the registry's certificate file reads (the CA copy and CRL are read otherwise).
 vi.mock("../../src/store/layout.ts", async (importOriginal) => {
   const original = await importOriginal<typeof import("../../src/store/layout.ts")>()
   return { ...original, readSmallFile: vi.fn(original.readSmallFile) }
@@ -29,6 +26,7 @@ vi.mock("../../src/store/layout.ts", async (importOriginal) => {
 const reads = vi.mocked(layout.readSmallFile)
 
 const random = seededRandom("registry-cache")
+const pki = await makeTestPki("registry-cache")
 const run = Effect.runPromise
 const temporaryFolders: string[] = []
 const scopes: Scope.Closeable[] = []
@@ -41,17 +39,31 @@ afterEach(async () => {
   await Promise.all(temporaryFolders.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
 })
 
+/** Writes a CRL of the test CA listing `serials`, valid from an hour ago for 7 days. */
+const writeCrl = async (dir: string, serials: string[] = []) => {
+  const { crlPem } = await createCrl({
+    ca: pki.ca,
+    revokedSerials: serials,
+    thisUpdate: new Date(Date.now() - 3_600_000),
+    nextUpdate: new Date(Date.now() + 7 * 86_400_000),
+  })
+  // A new file each time (rename over), as `onechat ca crl` and a copy do.
+  await writeFile(join(dir, "crl.tmp"), crlPem)
+  await rename(join(dir, "crl.tmp"), join(dir, "crl.pem"))
+}
+
 /**
- * A data folder with users/ and revoked/, and a watched registry whose clock runs 10 s ahead, so
- * files written by the test count as settled (the settle rule has its own test below).
+ * A server folder with users/, the CA copy and an empty CRL, and a watched registry whose clock
+ * runs 10 s ahead, so files written by the test count as settled (the settle rule has its own test).
  */
 const watchedRegistry = async (
-  options: { readonly clockAheadMs?: number; readonly revoked?: boolean } = {},
+  options: { readonly clockAheadMs?: number; readonly users?: boolean } = {},
 ) => {
   const dir = await mkdtemp(join(tmpdir(), "onechat-registry-cache-"))
   temporaryFolders.push(dir)
-  await mkdir(join(dir, "users"), { mode: 0o700 })
-  if (options.revoked !== false) await mkdir(join(dir, "revoked"), { mode: 0o700 })
+  if (options.users !== false) await mkdir(join(dir, "users"), { mode: 0o700 })
+  await writeFile(join(dir, "ca.cert.pem"), derToPem(pki.caCertificateDer, "CERTIFICATE"))
+  await writeCrl(dir)
   const ahead = options.clockAheadMs ?? 10_000
   const registry = new UserRegistry(dir, { now: () => Date.now() + ahead })
   const scope = await run(Scope.make())
@@ -61,62 +73,76 @@ const watchedRegistry = async (
 }
 
 const newKey = () => generateIdentity(random).publicKey
-const register = (dir: string, name: string, publicKey = newKey()) =>
-  run(addUser({ dir, name, publicKeyPem: exportPublicKeyPem(publicKey) })).then(() => publicKey)
+/** Certifies `publicKey` for `name` (the test CA) into users/<name>.cert.pem; returns key and certificate. */
+const register = async (dir: string, name: string, publicKey = newKey()) => {
+  const certificateDer = await pki.userCertificate(name, publicKey)
+  await writeFile(join(dir, "users", `${name}.cert.pem`), derToPem(certificateDer, "CERTIFICATE"))
+  return { publicKey, certificateDer }
+}
+const serialOf = (der: Uint8Array) =>
+  new X509Certificate(der).serialNumber.toLowerCase().replace(/^0+(?=.)/, "")
 
 describe("UserRegistry while watching", () => {
-  it("answers repeated lookups from memory, with copies of the key", async () => {
+  it("answers repeated lookups from memory, with copies of the key and certificate", async () => {
     const { dir, registry } = await watchedRegistry()
     expect(registry.cacheActive).toBe(true)
-    const key = await register(dir, "alice")
+    const { publicKey, certificateDer } = await register(dir, "alice")
     const first = await registry.lookupUser("alice")
-    expect(first).toEqual({ status: "registered", publicKey: key })
+    expect(first).toMatchObject({ status: "registered", publicKey, certificateDer })
     for (let i = 0; i < 20; i++) await registry.lookupUser("alice")
-    expect(await run(registry.lookup("alice"))).toEqual({ status: "registered", publicKey: key })
+    expect(await run(registry.lookup("alice"))).toMatchObject({ status: "registered", publicKey })
     expect(reads).toHaveBeenCalledTimes(1)
-    if (first.status === "registered") first.publicKey.fill(0)
-    expect(await registry.lookupUser("alice")).toEqual({ status: "registered", publicKey: key })
+    if (first.status === "registered") {
+      first.publicKey.fill(0)
+      first.certificateDer.fill(0)
+    }
+    expect(await registry.lookupUser("alice")).toMatchObject({
+      status: "registered",
+      publicKey,
+      certificateDer,
+    })
   })
 
-  it("sees a revocation at the very next lookup, without waiting for the watch event", async () => {
+  it("sees a new CRL revoking a kept certificate at the very next lookup, without waiting for the watch event", async () => {
     const { dir, registry } = await watchedRegistry()
-    await register(dir, "bob")
+    const { certificateDer } = await register(dir, "bob")
     expect((await registry.lookupUser("bob")).status).toBe("registered")
-    await run(revokeUser({ dir, name: "bob" }))
+    await writeCrl(dir, [serialOf(certificateDer)])
     // Synchronously after the rename: no event loop turn for fs.watch in between.
-    expect(await registry.lookupUser("bob")).toEqual({ status: "revoked" })
-    expect(await registry.lookupUser("bob")).toEqual({ status: "revoked" })
+    const revoked = await registry.lookupUser("bob")
+    expect(revoked.status).toBe("revoked")
+    expect(revoked.status === "revoked" && revoked.detail).toContain("has been revoked by the onechat CA")
+    await writeCrl(dir)
+    expect((await registry.lookupUser("bob")).status).toBe("registered")
   })
 
-  it("lets a user added after a failed login log in, and a re-registered one use the new key", async () => {
+  it("lets a user certified after a failed login log in, and a re-certified one use the new key", async () => {
     const { dir, registry } = await watchedRegistry()
     expect(await registry.lookupUser("carol")).toEqual({ status: "unknown" })
     expect(await registry.lookupUser("carol")).toEqual({ status: "unknown" })
-    const key = await register(dir, "carol")
-    expect(await registry.lookupUser("carol")).toEqual({ status: "registered", publicKey: key })
-    await run(revokeUser({ dir, name: "carol" }))
-    expect(await registry.lookupUser("carol")).toEqual({ status: "revoked" })
+    const first = await register(dir, "carol")
+    expect(await registry.lookupUser("carol")).toMatchObject({
+      status: "registered",
+      publicKey: first.publicKey,
+    })
     const again = await register(dir, "carol")
-    expect(again).not.toEqual(key)
-    expect(await registry.lookupUser("carol")).toEqual({ status: "registered", publicKey: again })
+    expect(again.publicKey).not.toEqual(first.publicKey)
+    expect(await registry.lookupUser("carol")).toMatchObject({
+      status: "registered",
+      publicKey: again.publicKey,
+    })
   })
 
-  it("sees a key file rewritten in place (same size) and a users folder swapped for another", async () => {
+  it("sees a certificate removed, and a users folder swapped for another", async () => {
     const { dir, registry } = await watchedRegistry()
     await register(dir, "dave")
     expect((await registry.lookupUser("dave")).status).toBe("registered")
-    const replacement = newKey()
-    // Past the filesystem's timestamp tick (the clock runs ahead here, so the settle rule is off).
-    await new Promise((resolve) => setTimeout(resolve, 25))
-    await writeFile(join(dir, "users", "dave.pub"), exportPublicKeyPem(replacement))
-    expect(await registry.lookupUser("dave")).toEqual({ status: "registered", publicKey: replacement })
-    // Swap the whole folder: the watch was on the old one.
     const swapped = newKey()
     await rename(join(dir, "users"), join(dir, "users.old"))
     await mkdir(join(dir, "users"))
-    await writeFile(join(dir, "users", "dave.pub"), exportPublicKeyPem(swapped))
-    expect(await registry.lookupUser("dave")).toEqual({ status: "registered", publicKey: swapped })
-    await rm(join(dir, "users", "dave.pub"))
+    await register(dir, "dave", swapped)
+    expect(await registry.lookupUser("dave")).toMatchObject({ status: "registered", publicKey: swapped })
+    await rm(join(dir, "users", "dave.cert.pem"))
     expect(await registry.lookupUser("dave")).toEqual({ status: "unknown" })
   })
 
@@ -126,7 +152,7 @@ describe("UserRegistry while watching", () => {
     await registry.lookupUser("erin")
     await registry.lookupUser("erin")
     expect(reads).toHaveBeenCalledTimes(1)
-    await writeFile(join(dir, "revoked", "unrelated.pub"), "x")
+    await writeFile(join(dir, "users", "unrelated.txt"), "x")
     await vi.waitFor(async () => {
       await registry.lookupUser("erin")
       expect(reads.mock.calls.length).toBeGreaterThan(1)
@@ -136,15 +162,13 @@ describe("UserRegistry while watching", () => {
   it("never keeps a failed lookup: a malformed file fixed later is read again", async () => {
     const { dir, registry } = await watchedRegistry()
     await writeFile(
-      join(dir, "users", "frank.pub"),
+      join(dir, "users", "frank.cert.pem"),
       "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
     )
-    const failed = await run(Effect.flip(registry.lookup("frank")))
-    expect(failed.reason).toBe("Malformed")
     expect((await run(Effect.flip(registry.lookup("frank")))).reason).toBe("Malformed")
-    const key = newKey()
-    await writeFile(join(dir, "users", "frank.pub"), exportPublicKeyPem(key))
-    expect(await registry.lookupUser("frank")).toEqual({ status: "registered", publicKey: key })
+    expect((await run(Effect.flip(registry.lookup("frank")))).reason).toBe("Malformed")
+    const { publicKey } = await register(dir, "frank")
+    expect(await registry.lookupUser("frank")).toMatchObject({ status: "registered", publicKey })
   })
 
   it("keeps nothing for files changed less than a second ago (a rewrite could share their timestamp)", async () => {
@@ -155,14 +179,10 @@ describe("UserRegistry while watching", () => {
   })
 
   it("reads every time when a folder cannot be watched, and keeps answers once it can", async () => {
-    const { dir, registry } = await watchedRegistry({ revoked: false })
+    const { dir, registry } = await watchedRegistry({ users: false })
     expect(registry.cacheActive).toBe(false)
-    const key = await register(dir, "hana")
-    for (let i = 0; i < 3; i++) await registry.lookupUser("hana")
-    expect(reads).toHaveBeenCalledTimes(3)
-    await run(revokeUser({ dir, name: "hana" })) // makes revoked/
-    expect(await registry.lookupUser("hana")).toEqual({ status: "revoked" })
-    await register(dir, "hana", key)
+    await mkdir(join(dir, "users"))
+    await register(dir, "hana")
     await vi.waitFor(
       async () => {
         await registry.lookupUser("hana")

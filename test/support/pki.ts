@@ -1,19 +1,36 @@
 /**
- * A development PKI for tests: CA, server identity and certificate for "localhost"/127.0.0.1, and
- * an empty CRL, all from seeded randomness so every run builds the same keys.
+ * A development PKI for tests: CA, server identity and certificate for "localhost"/127.0.0.1, an
+ * empty CRL, and user identity certificates on demand (`userCertificate`, kept per name and key),
+ * all from seeded randomness so every run builds the same keys and certificates.
  */
 
 import type { ClientTrust } from "../../src/crypto/handshake-client.ts"
 import type { ServerCredentials } from "../../src/crypto/handshake-server.ts"
 import { generateIdentity, type IdentityKeyPair } from "../../src/crypto/identity.ts"
-import { createCertificateAuthority, createCrl, issueServerCertificate } from "../../src/crypto/pki.ts"
+import {
+  type CertificateAuthority,
+  createCertificateAuthority,
+  createCrl,
+  issueServerCertificate,
+  issueUserCertificate,
+} from "../../src/crypto/pki.ts"
 import { seededRandom } from "./random.ts"
 
 export const NOW = new Date("2026-06-01T12:00:00Z")
 const DAY = 86_400_000
 
+/** The deterministic identity key of test user `name`. */
+export const userKey = (name: string): IdentityKeyPair => generateIdentity(seededRandom(`user-${name}`))
+
 export interface TestPki {
+  /** The CA itself (its key too), for tests that issue their own certificates. */
+  readonly ca: CertificateAuthority
   readonly caCertificateDer: Uint8Array
+  /**
+   * User `name`'s identity certificate (DER) for `publicKey` (default: `userKey(name)`), valid a
+   * year around NOW; the same bytes for the same name and key every time.
+   */
+  userCertificate(name: string, publicKey?: Uint8Array): Promise<Uint8Array>
   readonly crlDer: Uint8Array
   readonly server: ServerCredentials
   /** A second, valid server of the same CA under another name. */
@@ -58,7 +75,25 @@ export const makeTestPki = async (seed = "pki"): Promise<TestPki> => {
     crlDer,
     key: otherKey,
   }
+  const issued = new Map<string, Promise<Uint8Array>>()
+  const userCertificate = (name: string, publicKey = userKey(name).publicKey): Promise<Uint8Array> => {
+    const id = `${name}/${Buffer.from(publicKey).toString("hex")}`
+    let certificate = issued.get(id)
+    if (certificate === undefined) {
+      certificate = issueUserCertificate({
+        ca,
+        name,
+        subjectPublicKey: publicKey,
+        notBefore: new Date(NOW.getTime() - DAY),
+        random: seededRandom(`certificate-${id}`),
+      }).then((result) => result.certificateDer)
+      issued.set(id, certificate)
+    }
+    return certificate
+  }
   return {
+    ca,
+    userCertificate,
     caCertificateDer: ca.certificateDer,
     crlDer,
     server,
