@@ -28,10 +28,11 @@ import { profileMarkdown } from "./profile-summary.ts"
 import { runLatencyScenario } from "./scenarios/latency.ts"
 import { runLoginScenario } from "./scenarios/logins.ts"
 import { runProfileScenario } from "./scenarios/profile.ts"
+import { ratchetTable, runRatchetScenario } from "./scenarios/ratchet.ts"
 import { runRelayScenario } from "./scenarios/relay.ts"
 import { runScaleScenario, startScaleServer } from "./scenarios/scale.ts"
 
-const SECTIONS = ["logins", "relay", "latency", "scale", "profile"] as const
+const SECTIONS = ["logins", "relay", "latency", "scale", "profile", "ratchet"] as const
 type Section = (typeof SECTIONS)[number]
 
 const argValue = (name: string): string | undefined => {
@@ -57,6 +58,8 @@ const machine = describeMachine(process.cwd())
 log(
   `onechat bench, ${quick ? "quick" : "full"}: ${[...chosen].join(", ")}; ${machine.cores} cores, load average ${machine.loadAverageAtStart.join(" ")}`,
 )
+// In-process and first, while no server or generator shares the cores.
+const ratchet = chosen.has("ratchet") ? runRatchetScenario({ quick, runs, log }) : []
 const dir = await createBenchDataDir(quick ? 5_000 : 10_000)
 log(`data folder ${dir} ready`)
 // One onechat server, TLS relay and plaintext relay serve the logins, relay and latency sections;
@@ -151,6 +154,7 @@ const results: BenchResults = {
 const file = join(resultsDir, `${timestamp}.json`)
 writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`)
 console.log(`\n${renderReport(results)}`)
+if (ratchet.length > 0) console.log(`\n${ratchetTable(ratchet)}`)
 for (const profile of profiles) {
   console.log(
     `\n### Server CPU profile: ${profile.scenario} (${profile.file})\n\n${profileMarkdown(profile)}`,

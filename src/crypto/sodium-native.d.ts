@@ -16,6 +16,7 @@ declare module "sodium-native" {
     crypto_sign_seed_keypair(pk: Bytes, sk: Bytes, seed: Bytes): void
     crypto_sign_detached(sig: Bytes, m: Bytes, sk: Bytes): void
     crypto_sign_verify_detached(sig: Bytes, m: Bytes, pk: Bytes): boolean
+    crypto_hash_sha256(out: Bytes, input: Bytes): void
     crypto_aead_chacha20poly1305_ietf_ABYTES: number
     crypto_aead_chacha20poly1305_ietf_KEYBYTES: number
     crypto_aead_chacha20poly1305_ietf_NPUBBYTES: number
