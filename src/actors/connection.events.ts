@@ -9,10 +9,14 @@ import type { NotFoundReason, NotifyReason } from "../protocol/opcodes.ts"
 
 export type ConnectionId = string
 
-/** A logged-in user as the server knows them: name and registered Ed25519 key. */
+/**
+ * A logged-in user as the server knows them: name, registered Ed25519 key, and the CA-issued
+ * certificate for that key (DER), which RTT and ACCEPT carry to the peer (docs/protocol.md §8).
+ */
 export interface OnlineUser {
   readonly name: string
   readonly identityKey: Uint8Array
+  readonly certificate: Uint8Array
 }
 
 /** Client opcodes, as events (docs/protocol.md §6.1). */
@@ -24,12 +28,14 @@ export type ClientOpcodeEvent =
       readonly to: string
       readonly nonce: Uint8Array
       readonly ephemeralKey: Uint8Array
+      readonly kemKey: Uint8Array
     }
   | {
       readonly type: "ACCEPT"
       readonly requester: string
       readonly nonce: Uint8Array
       readonly ephemeralKey: Uint8Array
+      readonly kemCiphertext: Uint8Array
       readonly signature: Uint8Array
       readonly confirmation: Uint8Array
     }
@@ -66,12 +72,14 @@ export type SupervisorEvent =
       readonly from: OnlineUser
       readonly nonce: Uint8Array
       readonly ephemeralKey: Uint8Array
+      readonly kemKey: Uint8Array
     }
   | {
       readonly type: "REQUEST_ACCEPTED"
       readonly from: OnlineUser
       readonly nonce: Uint8Array
       readonly ephemeralKey: Uint8Array
+      readonly kemCiphertext: Uint8Array
       readonly signature: Uint8Array
       readonly confirmation: Uint8Array
     }
@@ -108,7 +116,13 @@ export const clientEventOf = (message: ClientMessage): ClientOpcodeEvent => {
     case "List":
       return { type: "LIST" }
     case "Rtt":
-      return { type: "RTT", to: message.to, nonce: message.nonce, ephemeralKey: message.ephemeralKey }
+      return {
+        type: "RTT",
+        to: message.to,
+        nonce: message.nonce,
+        ephemeralKey: message.ephemeralKey,
+        kemKey: message.kemKey,
+      }
     case "Accept":
       return { ...message, type: "ACCEPT" }
     case "Refuse":
@@ -138,6 +152,7 @@ export type ConnectionReport =
       readonly to: string
       readonly nonce: Uint8Array
       readonly ephemeralKey: Uint8Array
+      readonly kemKey: Uint8Array
     }
   | {
       readonly type: "CHAT_ACCEPTED"
@@ -145,6 +160,7 @@ export type ConnectionReport =
       readonly requester: string
       readonly nonce: Uint8Array
       readonly ephemeralKey: Uint8Array
+      readonly kemCiphertext: Uint8Array
       readonly signature: Uint8Array
       readonly confirmation: Uint8Array
     }

@@ -132,8 +132,8 @@ export const connectionMachine = setup({
     }),
     deliverRequest: emit(({ event }) => {
       assertEvent(event, "REQUEST_INCOMING")
-      const { from, nonce, ephemeralKey } = event
-      return out({ type: "Rtt", from: from.name, identityKey: from.identityKey, nonce, ephemeralKey })
+      const { from, nonce, ephemeralKey, kemKey } = event
+      return out({ type: "Rtt", from: from.name, certificate: from.certificate, nonce, ephemeralKey, kemKey })
     }),
     acceptRequest: sendParent(({ context, event }) => {
       assertEvent(event, "ACCEPT")
@@ -145,7 +145,7 @@ export const connectionMachine = setup({
     deliverAcceptance: emit(({ event }) => {
       assertEvent(event, "REQUEST_ACCEPTED")
       const { from, ...rest } = event
-      return out({ ...rest, type: "Accept", from: from.name, identityKey: from.identityKey })
+      return out({ ...rest, type: "Accept", from: from.name, certificate: from.certificate })
     }),
     deliverRefusal: emit(({ event }) => {
       assertEvent(event, "REQUEST_REFUSED")

@@ -170,6 +170,7 @@ export const supervisorMachine = setup({
               from: user,
               nonce: event.nonce,
               ephemeralKey: event.ephemeralKey,
+              kemKey: event.kemKey,
             })
           }
           return
@@ -184,6 +185,7 @@ export const supervisorMachine = setup({
             from: user,
             nonce: event.nonce,
             ephemeralKey: event.ephemeralKey,
+            kemCiphertext: event.kemCiphertext,
             signature: event.signature,
             confirmation: event.confirmation,
           }))

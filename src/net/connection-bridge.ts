@@ -16,7 +16,7 @@ import {
   type ServerCredentials,
   serverOpenClientAuth,
   serverReceiveClientHello,
-  serverVerifyClient,
+  serverVerifyLogin,
 } from "../crypto/handshake-server.ts"
 import type { Random } from "../crypto/primitives.ts"
 import { closeRecordChannel, type RecordChannel, sealMessages } from "../crypto/record.ts"
@@ -54,7 +54,7 @@ const writeOutgoing = (target: Uint8Array, offset: number, item: Outgoing): numb
 export type UserLookup = (
   name: string,
 ) => Promise<
-  | { readonly status: "registered"; readonly publicKey: Uint8Array }
+  | { readonly status: "registered"; readonly publicKey: Uint8Array; readonly certificateDer: Uint8Array }
   | { readonly status: "revoked" }
   | { readonly status: "unknown" }
 >
@@ -143,8 +143,9 @@ export class ConnectionBridge {
     socket.on("end", () => this.#guard(() => this.#onEnd()))
     socket.on("error", () => {}) // "close" follows; the error itself is not the client's business
     socket.on("close", () => this.#onSocketClosed())
-    actor.on("outbound", ({ messages }) => this.#queue(messages))
-    actor.on("relay", ({ envelopes }) => this.#queue(envelopes))
+    // A message that cannot be encoded (a defect) ends this connection as INTERNAL, not the process.
+    actor.on("outbound", ({ messages }) => this.#guard(() => this.#queue(messages)))
+    actor.on("relay", ({ envelopes }) => this.#guard(() => this.#queue(envelopes)))
     actor.on("close", (event) => this.#close(event.code, event.text))
   }
 
@@ -250,18 +251,20 @@ export class ConnectionBridge {
   #onLookup(pending: ClientAuthPending, entry: Awaited<ReturnType<UserLookup>>): void {
     if (this.#phase.name !== "verifying") return
     const queued = this.#phase.queued
-    if (entry.status !== "registered") {
-      this.#failLogin(new HandshakeError({ reason: entry.status === "revoked" ? "Revoked" : "UnknownUser" }))
-      return
-    }
-    const verified = serverVerifyClient(pending, entry.publicKey)
+    // Unknown, revoked, wrong key, bad signature: the same work and one LOGIN_FAILED (§3.3).
+    const verified = serverVerifyLogin(pending, entry)
     if (Result.isFailure(verified)) {
-      this.#failLogin(verified.failure)
+      this.#failLogin(verified.failure, verified.failure.code, pending.name)
       return
     }
+    if (entry.status !== "registered") return // unreachable: serverVerifyLogin refused it
     this.#phase = { name: "app" }
     this.#settleLogin()
-    const user: OnlineUser = { name: pending.name, identityKey: entry.publicKey }
+    const user: OnlineUser = {
+      name: pending.name,
+      identityKey: entry.publicKey,
+      certificate: entry.certificateDer,
+    }
     this.#options.log.info("login.verified", { connection: this.#options.connectionId, user: user.name })
     this.#lastActive = performance.now()
     this.#tell({ type: "LOGIN_VERIFIED", user })
@@ -385,13 +388,19 @@ export class ConnectionBridge {
     if (actor.getSnapshot().status === "active") actor.send(event)
   }
 
-  #failLogin(error: HandshakeError, code: ErrorCode = error.code): void {
+  /** The precise reason (and claimed name) go to the log only; the client gets the code's text. */
+  #failLogin(error: HandshakeError, code: ErrorCode = error.code, user?: string): void {
     this.#options.log.info("login.failed", {
       connection: this.#options.connectionId,
       reason: error.reason,
       code,
+      ...(user === undefined ? {} : { user }),
     })
-    this.#tell({ type: "LOGIN_FAILED", code, text: errorCodeInfo(code).sentence })
+    this.#tell({
+      type: "LOGIN_FAILED",
+      code,
+      text: code === error.code ? error.wireText : errorCodeInfo(code).sentence,
+    })
   }
 
   #fail(code: number, detail?: string): void {

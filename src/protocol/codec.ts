@@ -5,7 +5,7 @@
  */
 import { MAX_REASON_TEXT } from "./constants.ts"
 import { type ProtocolError, type ProtocolErrorReason, protocolError } from "./errors.ts"
-import { asciiToString, isValidUserNameBytes, MAX_NAME_BYTES } from "./names.ts"
+import { asciiToString, isValidUserNameBytes, isZeroFill, MAX_NAME_BYTES } from "./names.ts"
 import { opcodeName } from "./opcodes.ts"
 
 const EMPTY = new Uint8Array(0)
@@ -134,7 +134,7 @@ export class PayloadReader {
     return this.bytes(this.remaining, "rest")
   }
 
-  /** A `u8 len ‖ ASCII` user name; BadName if it breaks §2.3. */
+  /** A 33-byte `u8 len ‖ ASCII ‖ zero fill` user name field; BadName if it breaks §2.3. */
   name(field: string): string {
     const length = this.u8(field)
     if (this.#failure !== undefined) return ""
@@ -142,10 +142,23 @@ export class PayloadReader {
       this.fail("BadName", `${field} has length ${length}`)
       return ""
     }
-    const raw = this.bytes(length, field)
+    const field32 = this.bytes(MAX_NAME_BYTES, field)
     if (this.#failure !== undefined) return ""
+    const raw = field32.subarray(0, length)
     if (!isValidUserNameBytes(raw)) this.fail("BadName", `${field} of ${length} bytes has a bad character`)
+    else if (!isZeroFill(field32, length, MAX_NAME_BYTES)) this.fail("BadName", `${field} fill is not zero`)
     return asciiToString(raw)
+  }
+
+  /** A `u16 len ‖ der` field of 1..max bytes, as a zero-copy view. */
+  der(max: number, field: string): Uint8Array {
+    const length = this.u16(field)
+    if (this.#failure !== undefined) return EMPTY
+    if (length === 0 || length > max) {
+      this.fail("BadPayload", `${field} of ${length} bytes, allowed 1..${max}`)
+      return EMPTY
+    }
+    return this.bytes(length, field)
   }
 
   /** A `u8 len ‖ text` reason text: at most 200 printable ASCII bytes, else BadText. */
@@ -206,7 +219,21 @@ export class PayloadWriter {
     this.pos += bytes.length
   }
 
-  /** `u8 len ‖ ASCII`: for names (already validated) and sanitized reason texts. */
+  /** A 33-byte name field `u8 len ‖ ASCII ‖ zero fill` (the name is already validated). */
+  name(name: string): void {
+    this.ascii(name)
+    const end = this.pos + MAX_NAME_BYTES - name.length
+    this.target.fill(0, this.pos, end)
+    this.pos = end
+  }
+
+  /** `u16 len ‖ der` (the length is already validated). */
+  der(bytes: Uint8Array): void {
+    this.u16(bytes.length)
+    this.bytes(bytes)
+  }
+
+  /** `u8 len ‖ ASCII`: for sanitized reason texts (and the start of a name field). */
   ascii(text: string): void {
     this.target[this.pos++] = text.length
     for (let i = 0; i < text.length; i++) this.target[this.pos++] = text.charCodeAt(i)

@@ -4,7 +4,14 @@
  * the decoder never throws. docs/protocol.md §6.1 (C→S column), §7.
  */
 import type { Result } from "effect"
-import { KEY_BYTES, MAC_BYTES, NONCE_BYTES, SIGNATURE_BYTES } from "./constants.ts"
+import {
+  KEM_CIPHERTEXT_BYTES,
+  KEM_ENCAPSULATION_KEY_BYTES,
+  KEY_BYTES,
+  MAC_BYTES,
+  NONCE_BYTES,
+  SIGNATURE_BYTES,
+} from "./constants.ts"
 import type { ProtocolError } from "./errors.ts"
 import {
   type ChatMessage,
@@ -30,18 +37,21 @@ import { Opcode } from "./opcodes.ts"
 export type ClientMessage =
   | { readonly type: "Quit" }
   | { readonly type: "List" }
-  /** Request to talk to `to`, carrying the requester's nonce and X25519 ephemeral key. */
+  /** Request to talk to `to`: the requester's nonce, X25519 ephemeral key and ML-KEM-768 encapsulation key. */
   | {
       readonly type: "Rtt"
       readonly to: string
       readonly nonce: Uint8Array
       readonly ephemeralKey: Uint8Array
+      readonly kemKey: Uint8Array
     }
+  /** The accepter's nonce, ephemeral, ML-KEM ciphertext (to the requester's kemKey), signature and confirmation. */
   | {
       readonly type: "Accept"
       readonly requester: string
       readonly nonce: Uint8Array
       readonly ephemeralKey: Uint8Array
+      readonly kemCiphertext: Uint8Array
       readonly signature: Uint8Array
       readonly confirmation: Uint8Array
     }
@@ -71,11 +81,13 @@ const codecs: ClientCodecs = {
     ["to", "name"],
     ["nonce", NONCE_BYTES],
     ["ephemeralKey", KEY_BYTES],
+    ["kemKey", KEM_ENCAPSULATION_KEY_BYTES],
   ]),
   Accept: fieldsCodec("Accept", Opcode.Accept, [
     ["requester", "name"],
     ["nonce", NONCE_BYTES],
     ["ephemeralKey", KEY_BYTES],
+    ["kemCiphertext", KEM_CIPHERTEXT_BYTES],
     ["signature", SIGNATURE_BYTES],
     ["confirmation", MAC_BYTES],
   ]),

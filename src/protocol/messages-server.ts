@@ -5,7 +5,17 @@
  */
 import type { Result } from "effect"
 import { checkRange } from "./codec.ts"
-import { KEY_BYTES, MAC_BYTES, MAX_LIST_NAMES, NONCE_BYTES, SIGNATURE_BYTES } from "./constants.ts"
+import {
+  KEM_CIPHERTEXT_BYTES,
+  KEM_ENCAPSULATION_KEY_BYTES,
+  KEY_BYTES,
+  LIST_PAD_NAMES,
+  MAC_BYTES,
+  MAX_LIST_NAMES,
+  NAME_FIELD_BYTES,
+  NONCE_BYTES,
+  SIGNATURE_BYTES,
+} from "./constants.ts"
 import type { ProtocolError } from "./errors.ts"
 import {
   type ChatMessage,
@@ -24,27 +34,32 @@ import {
   pongCodec,
   writeWith,
 } from "./messages.ts"
-import { encodedNameLength } from "./names.ts"
+import { encodedNameLength, isZeroFill } from "./names.ts"
 import { NotFoundReason, NotifyReason, Opcode } from "./opcodes.ts"
 
 /** A message from the server to a client. Byte fields are zero-copy views when decoded. */
 export type ServerMessage =
   /** Available users, sorted: at most 1,000 `names`; `total` counts them all. */
   | { readonly type: "List"; readonly total: number; readonly names: ReadonlyArray<string> }
-  /** `from` asks to talk; `identityKey` is their registered Ed25519 key. */
+  /**
+   * `from` asks to talk; `certificate` is their CA-issued identity certificate (DER), which the client
+   * verifies itself: the server cannot make a client accept a key the CA did not certify.
+   */
   | {
       readonly type: "Rtt"
       readonly from: string
-      readonly identityKey: Uint8Array
+      readonly certificate: Uint8Array
       readonly nonce: Uint8Array
       readonly ephemeralKey: Uint8Array
+      readonly kemKey: Uint8Array
     }
   | {
       readonly type: "Accept"
       readonly from: string
-      readonly identityKey: Uint8Array
+      readonly certificate: Uint8Array
       readonly nonce: Uint8Array
       readonly ephemeralKey: Uint8Array
+      readonly kemCiphertext: Uint8Array
       readonly signature: Uint8Array
       readonly confirmation: Uint8Array
     }
@@ -73,28 +88,37 @@ const isNotFoundReason = (value: number): value is NotFoundReason =>
 const isNotifyReason = (value: number): value is NotifyReason =>
   Object.values<number>(NotifyReason).includes(value)
 
+/** Name slots a LIST of `count` names takes: `count` rounded up to a multiple of 16 (§6.1). */
+const listSlots = (count: number): number => Math.ceil(count / LIST_PAD_NAMES) * LIST_PAD_NAMES
+
 const listCodec: MessageCodec<ServerMessageOf<"List">> = {
   opcode: Opcode.List,
   size: (m) => {
     checkRange(m.names.length, 0, MAX_LIST_NAMES, "LIST name count")
     checkRange(m.total, m.names.length, 0xffff, "LIST total")
-    let size = 4
-    for (const name of m.names) size += encodedNameLength(name)
-    return size
+    for (const name of m.names) encodedNameLength(name)
+    return 4 + listSlots(m.names.length) * NAME_FIELD_BYTES
   },
   write: (w, m) => {
     w.u16(m.total)
     w.u16(m.names.length)
-    for (const name of m.names) w.ascii(name)
+    for (const name of m.names) w.name(name)
+    w.bytes(new Uint8Array((listSlots(m.names.length) - m.names.length) * NAME_FIELD_BYTES))
   },
   read: (r) => {
     const total = r.u16("total")
     const count = r.u16("count")
     if (count > MAX_LIST_NAMES) r.fail("BadPayload", `count ${count} exceeds ${MAX_LIST_NAMES}`)
     if (total < count) r.fail("BadPayload", `total ${total} is below count ${count}`)
-    if (count * 2 > r.remaining) r.fail("BadPayload", `${count} names cannot fit in ${r.remaining} bytes`)
+    const slots = listSlots(count)
+    if (slots * NAME_FIELD_BYTES !== r.remaining)
+      r.fail("BadPayload", `${count} names take ${slots} slots, not ${r.remaining} bytes`)
     const names: string[] = []
     for (let i = 0; i < count && !r.failed; i++) names.push(r.name("name"))
+    if (!r.failed) {
+      const fill = r.rest()
+      if (!isZeroFill(fill, 0, fill.length)) r.fail("BadPayload", "LIST padding is not zero")
+    }
     return { type: "List", total, names }
   },
 }
@@ -103,15 +127,17 @@ const codecs: ServerCodecs = {
   List: listCodec,
   Rtt: fieldsCodec("Rtt", Opcode.Rtt, [
     ["from", "name"],
-    ["identityKey", KEY_BYTES],
+    ["certificate", "certificate"],
     ["nonce", NONCE_BYTES],
     ["ephemeralKey", KEY_BYTES],
+    ["kemKey", KEM_ENCAPSULATION_KEY_BYTES],
   ]),
   Accept: fieldsCodec("Accept", Opcode.Accept, [
     ["from", "name"],
-    ["identityKey", KEY_BYTES],
+    ["certificate", "certificate"],
     ["nonce", NONCE_BYTES],
     ["ephemeralKey", KEY_BYTES],
+    ["kemCiphertext", KEM_CIPHERTEXT_BYTES],
     ["signature", SIGNATURE_BYTES],
     ["confirmation", MAC_BYTES],
   ]),
@@ -129,7 +155,7 @@ const codecs: ServerCodecs = {
       return encodedNameLength(m.user) + 1
     },
     write: (w, m) => {
-      w.ascii(m.user)
+      w.name(m.user)
       w.u8(m.reason)
     },
     read: (r) => ({
@@ -145,7 +171,7 @@ const codecs: ServerCodecs = {
       return encodedNameLength(m.peer) + 1
     },
     write: (w, m) => {
-      w.ascii(m.peer)
+      w.name(m.peer)
       w.u8(m.reason)
     },
     read: (r) => ({

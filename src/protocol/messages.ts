@@ -7,6 +7,7 @@
 import { Result } from "effect"
 import { checkRange, fixedSize, PayloadReader, PayloadWriter, sanitizeReasonText, u64Size } from "./codec.ts"
 import {
+  MAX_CERTIFICATE_BYTES,
   MAX_MESSAGE_PAYLOAD,
   MAX_RECORD_PLAINTEXT,
   MESSAGE_HEADER_BYTES,
@@ -140,7 +141,7 @@ export const decodeMessagesWith = <M>(
 /** MESSAGE (5): an end-to-end envelope `u64 counter ‖ ciphertext ‖ tag`, relayed unchanged. */
 export interface ChatMessage {
   readonly type: "Message"
-  /** At least 24 bytes; a zero-copy view when decoded. */
+  /** At least MIN_ENVELOPE_BYTES (88); a zero-copy view when decoded. */
   readonly envelope: Uint8Array
 }
 
@@ -234,12 +235,28 @@ const u64Codec = <T extends "Ping" | "Pong">(
 export const pingCodec: MessageCodec<PingMessage> = u64Codec("Ping", Opcode.Ping)
 export const pongCodec: MessageCodec<PongMessage> = u64Codec("Pong", Opcode.Pong)
 
-/** One field of a fixed-layout message: a user name, or a byte string of exactly `n` bytes. */
-export type Field<M> = readonly [name: Exclude<keyof M, "type"> & string, kind: "name" | number]
+/**
+ * One field of a fixed-layout message: a user name (33 bytes), a certificate (`u16 len ‖ DER`, 1..2,048
+ * bytes), or a byte string of exactly `n` bytes.
+ */
+export type Field<M> = readonly [
+  name: Exclude<keyof M, "type"> & string,
+  kind: "name" | "certificate" | number,
+]
+
+const fieldSize = (kind: Field<unknown>[1], value: unknown, name: string): number => {
+  if (kind === "name") return encodedNameLength(value as string)
+  if (kind === "certificate") {
+    const der = value as Uint8Array
+    checkRange(der.length, 1, MAX_CERTIFICATE_BYTES, name)
+    return 2 + der.length
+  }
+  return fixedSize(value as Uint8Array, kind, name)
+}
 
 /**
- * The codec of a message made only of names and fixed-size byte strings, in `fields` order
- * (RTT, ACCEPT, REFUSE, CC_SESSION_ESTABLISHMENT, NOTIFY, the handshake messages, …).
+ * The codec of a message made only of names, certificates and fixed-size byte strings, in `fields`
+ * order (RTT, ACCEPT, REFUSE, CC_SESSION_ESTABLISHMENT, NOTIFY, the handshake messages, …).
  */
 export const fieldsCodec = <M extends { readonly type: string }>(
   type: M["type"],
@@ -250,25 +267,26 @@ export const fieldsCodec = <M extends { readonly type: string }>(
   size: (message) => {
     const record = message as unknown as Record<string, unknown>
     let size = 0
-    for (const [name, kind] of fields) {
-      size +=
-        kind === "name"
-          ? encodedNameLength(record[name] as string)
-          : fixedSize(record[name] as Uint8Array, kind, name)
-    }
+    for (const [name, kind] of fields) size += fieldSize(kind, record[name], name)
     return size
   },
   write: (writer, message) => {
     const record = message as unknown as Record<string, unknown>
     for (const [name, kind] of fields) {
-      if (kind === "name") writer.ascii(record[name] as string)
+      if (kind === "name") writer.name(record[name] as string)
+      else if (kind === "certificate") writer.der(record[name] as Uint8Array)
       else writer.bytes(record[name] as Uint8Array)
     }
   },
   read: (reader) => {
     const message: Record<string, unknown> = { type }
     for (const [name, kind] of fields)
-      message[name] = kind === "name" ? reader.name(name) : reader.bytes(kind, name)
+      message[name] =
+        kind === "name"
+          ? reader.name(name)
+          : kind === "certificate"
+            ? reader.der(MAX_CERTIFICATE_BYTES, name)
+            : reader.bytes(kind, name)
     return message as unknown as M
   },
 })

@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest"
 import { Directory } from "../../src/actors/directory.ts"
 import { MAX_LIST_NAMES } from "../../src/protocol/constants.ts"
 
-const user = (name: string) => ({ name, identityKey: new Uint8Array(32) })
+/** The directory stores users opaquely: any key and certificate bytes will do. */
+const user = (name: string) => ({ name, identityKey: new Uint8Array(32), certificate: Uint8Array.of(0x30) })
 
 const directoryOf = (...names: string[]): Directory => {
   const directory = new Directory()

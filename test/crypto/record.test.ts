@@ -9,7 +9,7 @@ import {
   RecordSealer,
   recordFrameLength,
 } from "../../src/crypto/record.ts"
-import { Direction } from "../../src/protocol/constants.ts"
+import { Direction, PROTOCOL_VERSION } from "../../src/protocol/constants.ts"
 import { FrameDecoder } from "../../src/protocol/frame.ts"
 import { seededRandom } from "../support/random.ts"
 
@@ -36,7 +36,7 @@ describe("record channel", () => {
     const frame = seal(client, "hello")
     const view = Buffer.from(frame)
     expect(view.readUInt32BE(0)).toBe(frame.length - 4)
-    expect([...view.subarray(4, 7)]).toEqual([0x17, 2, Direction.ClientToServer])
+    expect([...view.subarray(4, 7)]).toEqual([0x17, PROTOCOL_VERSION, Direction.ClientToServer])
     expect(view.readBigUInt64BE(7)).toBe(0n)
     expect(frame.length).toBe(4 + 11 + 5 + 16)
     const opened = server.opener.open(body(frame))

@@ -48,10 +48,10 @@ const open = (server: RecordChannel, bytes: Uint8Array): Uint8Array[] =>
 describe("sealMessages", () => {
   it("packs in order into as few records as fit, the largest exactly at the maximum", () => {
     const max = MAX_RECORD_PLAINTEXT
-    const messages = [message(30), message(max), message(30), message(max - 30), message(30)]
+    const messages = [message(100), message(max), message(100), message(max - 100), message(100)]
     const { client, server } = pair()
     const plaintexts = open(server, seal(client, messages))
-    expect(plaintexts.map((p) => p.length)).toEqual([30, max, max, 30])
+    expect(plaintexts.map((p) => p.length)).toEqual([100, max, max, 100])
     const decoded = plaintexts.flatMap((p) => Result.getOrThrow(decodeClientMessages(p)))
     expect(decoded).toEqual(messages)
   })
@@ -61,7 +61,7 @@ describe("sealMessages", () => {
       { type: "List" },
       message(100),
       { type: "Ping", value: 7n },
-      message(40),
+      message(91),
     ]
     const batched = seal(pair().client, messages)
     const reference = pair().client.sealer.seal(Buffer.concat(messages.map(encodeClientMessage)))

@@ -37,19 +37,33 @@ export const initialSnapshot = (limits: ConnectionLimits = defaultConnectionLimi
 
 const bytes = (length: number, fill: number) => new Uint8Array(length).fill(fill)
 const key = bytes(32, 7)
+/** Stand-ins of the right sizes: the model never verifies certificates or runs ML-KEM. */
+const certificate = bytes(300, 0x30)
+const kemKey = bytes(1184, 8)
+const kemCiphertext = bytes(1088, 6)
+const alice = { name: "alice", identityKey: key, certificate }
+const bob = { name: "bob", identityKey: key, certificate }
 const nonce = bytes(32, 1)
 const ephemeralKey = bytes(32, 9)
 const signature = bytes(64, 3)
 const confirmation = bytes(32, 4)
-const envelope = bytes(40, 5)
+const envelope = bytes(88, 5)
 
 /** Every event the replay can cause on the real server, by a name used in reports. */
 export const MODEL_EVENTS: Record<string, ConnectionEvent> = {
-  LOGIN_VERIFIED: { type: "LOGIN_VERIFIED", user: { name: "alice", identityKey: key } },
+  LOGIN_VERIFIED: { type: "LOGIN_VERIFIED", user: alice },
   LIST: { type: "LIST" },
-  RTT: { type: "RTT", to: "bob", nonce, ephemeralKey },
-  ACCEPT: { type: "ACCEPT", requester: "bob", nonce, ephemeralKey, signature, confirmation },
-  "ACCEPT other": { type: "ACCEPT", requester: "zed", nonce, ephemeralKey, signature, confirmation },
+  RTT: { type: "RTT", to: "bob", nonce, ephemeralKey, kemKey },
+  ACCEPT: { type: "ACCEPT", requester: "bob", nonce, ephemeralKey, kemCiphertext, signature, confirmation },
+  "ACCEPT other": {
+    type: "ACCEPT",
+    requester: "zed",
+    nonce,
+    ephemeralKey,
+    kemCiphertext,
+    signature,
+    confirmation,
+  },
   REFUSE: { type: "REFUSE", requester: "bob" },
   "REFUSE other": { type: "REFUSE", requester: "zed" },
   MESSAGE: { type: "MESSAGE", envelopes: [envelope] },
@@ -66,12 +80,13 @@ export const MODEL_EVENTS: Record<string, ConnectionEvent> = {
   PONG: { type: "PONG", value: 42n },
   ERROR: { type: "ERROR", code: ErrorCode.Internal, text: "client gives up" },
   QUIT: { type: "QUIT" },
-  "peer RTT": { type: "REQUEST_INCOMING", from: { name: "bob", identityKey: key }, nonce, ephemeralKey },
+  "peer RTT": { type: "REQUEST_INCOMING", from: bob, nonce, ephemeralKey, kemKey },
   "peer ACCEPT": {
     type: "REQUEST_ACCEPTED",
-    from: { name: "bob", identityKey: key },
+    from: bob,
     nonce,
     ephemeralKey,
+    kemCiphertext,
     signature,
     confirmation,
   },

@@ -73,7 +73,7 @@ const clientMessage = (world: World, event: ConnectionEvent): ClientMessage | un
     case "QUIT":
       return { type: "Quit" }
     case "RTT":
-      return { type: "Rtt", to: name(event.to), nonce: event.nonce, ephemeralKey: event.ephemeralKey }
+      return { ...event, type: "Rtt", to: name(event.to) }
     case "ACCEPT":
       return { ...event, type: "Accept", requester: name(event.requester) }
     case "REFUSE":
@@ -106,7 +106,7 @@ const drive = async (world: World, event: ConnectionEvent, before: ModelSnapshot
       world.aliceId = server.server.supervisor.getSnapshot().context.directory.connectionOf(names.alice)
       return
     case "REQUEST_INCOMING":
-      return bob!.send({ type: "Rtt", to: names.alice, nonce: event.nonce, ephemeralKey: event.ephemeralKey })
+      return bob!.send({ ...event, type: "Rtt", to: names.alice })
     case "REQUEST_ACCEPTED":
       return bob!.send({ ...event, type: "Accept", requester: names.alice })
     case "REQUEST_REFUSED":
@@ -262,8 +262,11 @@ describe("timers, failed logins and raw sockets", () => {
     silent.resume()
     await new Promise((resolve) => silent.on("close", resolve))
     mark(start, delayed("handshakeTimeout", "connection.authenticating"))
-    await expect(login(timedServer, "nobody")).rejects.toMatchObject({ reason: "LoginRefused", code: 4 })
-    mark(start, { type: "LOGIN_FAILED", code: 4, text: "" })
+    await expect(login(timedServer, "nobody")).rejects.toMatchObject({
+      reason: "LoginRefused",
+      code: ErrorCode.LoginFailed,
+    })
+    mark(start, { type: "LOGIN_FAILED", code: ErrorCode.LoginFailed, text: "" })
     const vanished = connect(timedServer.port, "127.0.0.1")
     await new Promise((resolve) => vanished.on("connect", resolve))
     vanished.destroy()
@@ -278,7 +281,14 @@ describe("timers, failed logins and raw sockets", () => {
     mark(pinged, { type: "CLIENT_ACTIVE" })
     mark(online, { type: "CLIENT_ACTIVE" })
     const bob = await login(timedServer, "tb")
-    alice.send({ type: "Rtt", to: "tb", nonce: new Uint8Array(32), ephemeralKey: new Uint8Array(32).fill(9) })
+    const kemKey = new Uint8Array(1184).fill(8)
+    alice.send({
+      type: "Rtt",
+      to: "tb",
+      nonce: new Uint8Array(32),
+      ephemeralKey: new Uint8Array(32).fill(9),
+      kemKey,
+    })
     await alice.next((message) => message.type === "Notify", 2_000)
     await bob.next((message) => message.type === "Notify", 2_000)
     const outgoing = mark(online, MODEL_EVENTS.RTT!)
@@ -288,6 +298,7 @@ describe("timers, failed logins and raw sockets", () => {
       to: "nobody",
       nonce: new Uint8Array(32),
       ephemeralKey: new Uint8Array(32).fill(9),
+      kemKey,
     })
     await alice.next((message) => message.type === "UserNotFound", 2_000)
     const towardsNobody = mark(online, { ...MODEL_EVENTS.RTT!, to: "nobody" } as ConnectionEvent)

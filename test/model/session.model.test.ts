@@ -106,6 +106,7 @@ const session = (name: string, peer: string, shown: UiEvent[]) => {
     const client = new ClientSession({
       identity,
       knownPeers,
+      now: () => new Date("2026-06-01T12:00:00Z"), // peer certificates checked on the test PKI's date
       onUi: (event) => shown.push(event),
       connect: () =>
         connectLink({
@@ -242,7 +243,8 @@ const JUSTIFIED: Record<string, string> = {
     "a refusal that is not for the current peer: race only (test/net/flows.test.ts)",
   "chatting.establishing ─ SAY":
     "establishing lasts one round trip; what it answers is unit-tested (test/client/session.machine.test.ts)",
-  CHAT_FAILED: "needs a forged signature or envelope (test/cli/client-keys.test.ts, test/crypto/e2e.test.ts)",
+  CHAT_FAILED:
+    "needs a refused certificate, a forged signature or envelope (test/adversarial/malicious-identity.test.ts, malicious-server.test.ts)",
   SERVER_ERROR:
     "a non-fatal server error needs a race or a misbehaving client (test/net/conformance.test.ts)",
   "REQUEST_RECEIVED in requesting.outgoing": "crossed requests: a race (test/net/flows.test.ts)",

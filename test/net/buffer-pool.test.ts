@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from "vitest"
 import type { ClientLink } from "../../src/client/link.ts"
 import { BufferPool, outboundPool } from "../../src/net/buffer-pool.ts"
+import { KEM_CIPHERTEXT_BYTES, KEM_ENCAPSULATION_KEY_BYTES } from "../../src/protocol/constants.ts"
 import { rawLogin } from "../adversarial/fuzz/raw-client.ts"
 import { establishChat, hear, login, say } from "../support/chat.ts"
 import { startTestServer, type TestServer } from "../support/server.ts"
@@ -52,13 +53,20 @@ type Raw = Awaited<ReturnType<typeof rawLogin>>
 /** The server only routes the agreement: bytes of the right sizes put two raw clients in a chat. */
 const rawChat = async (requester: Raw, accepter: Raw, names: readonly [string, string]): Promise<void> => {
   const key = new Uint8Array(32).fill(7)
-  requester.send({ type: "Rtt", to: names[1], nonce: key, ephemeralKey: key })
+  requester.send({
+    type: "Rtt",
+    to: names[1],
+    nonce: key,
+    ephemeralKey: key,
+    kemKey: new Uint8Array(KEM_ENCAPSULATION_KEY_BYTES),
+  })
   await accepter.next((m) => m.type === "Rtt")
   accepter.send({
     type: "Accept",
     requester: names[0],
     nonce: key,
     ephemeralKey: key,
+    kemCiphertext: new Uint8Array(KEM_CIPHERTEXT_BYTES),
     signature: new Uint8Array(64),
     confirmation: key,
   })

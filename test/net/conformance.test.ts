@@ -16,18 +16,27 @@ beforeAll(async () => {
 afterAll(() => server.stop())
 
 const bytes = (length: number, fill = 1) => new Uint8Array(length).fill(fill)
+/** The server relays RTT/ACCEPT fields opaquely: stand-ins of the right sizes (ML-KEM-768 key, ciphertext). */
+const rtt = (to: string): ClientMessage => ({
+  type: "Rtt",
+  to,
+  nonce: bytes(32),
+  ephemeralKey: bytes(32, 9),
+  kemKey: bytes(1184, 8),
+})
 const message = {
-  rtt: { type: "Rtt", to: "carol", nonce: bytes(32), ephemeralKey: bytes(32, 9) },
+  rtt: rtt("carol"),
   accept: (requester: string): ClientMessage => ({
     type: "Accept",
     requester,
     nonce: bytes(32),
     ephemeralKey: bytes(32, 9),
+    kemCiphertext: bytes(1088, 6),
     signature: bytes(64),
     confirmation: bytes(32),
   }),
   refuse: (requester: string): ClientMessage => ({ type: "Refuse", requester }),
-  chat: { type: "Message", envelope: bytes(40) },
+  chat: { type: "Message", envelope: bytes(88) },
   establish: (accepter: string): ClientMessage => ({
     type: "CcSessionEstablishment",
     accepter,
@@ -46,19 +55,19 @@ const states: Record<string, Setup> = {
   idle: pair,
   "requesting.outgoing": async () => {
     const links = await pair()
-    links.alice.send({ type: "Rtt", to: "bob", nonce: bytes(32), ephemeralKey: bytes(32, 9) })
+    links.alice.send(rtt("bob"))
     await expectMessage(links.bob, "Rtt")
     return links
   },
   "requesting.incoming": async () => {
     const links = await pair()
-    links.bob.send({ type: "Rtt", to: "alice", nonce: bytes(32), ephemeralKey: bytes(32, 9) })
+    links.bob.send(rtt("alice"))
     await expectMessage(links.alice, "Rtt")
     return links
   },
   "chatting.establishing (requester)": async () => {
     const links = await pair()
-    links.alice.send({ type: "Rtt", to: "bob", nonce: bytes(32), ephemeralKey: bytes(32, 9) })
+    links.alice.send(rtt("bob"))
     await expectMessage(links.bob, "Rtt")
     links.bob.send(message.accept("alice"))
     await expectMessage(links.alice, "Accept")
@@ -66,7 +75,7 @@ const states: Record<string, Setup> = {
   },
   "chatting.establishing (accepter)": async () => {
     const links = await pair()
-    links.bob.send({ type: "Rtt", to: "alice", nonce: bytes(32), ephemeralKey: bytes(32, 9) })
+    links.bob.send(rtt("alice"))
     await expectMessage(links.alice, "Rtt")
     links.alice.send(message.accept("bob"))
     await expectMessage(links.bob, "Accept")

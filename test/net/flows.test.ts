@@ -18,6 +18,11 @@ const connect = async (name: string) => {
 }
 const nonce = new Uint8Array(32).fill(7)
 const ephemeralKey = new Uint8Array(32).fill(9)
+/** The server relays these opaquely: stand-ins of ML-KEM-768's sizes (key 1,184, ciphertext 1,088). */
+const kemKey = new Uint8Array(1184).fill(8)
+const kemCiphertext = new Uint8Array(1088).fill(6)
+const rtt = (to: string) => ({ type: "Rtt", to, nonce, ephemeralKey, kemKey }) as const
+const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(b)
 
 beforeEach(async () => {
   server = await startTestServer({ users: ["alice", "bob", "carol", "dave"] })
@@ -44,13 +49,13 @@ describe("login", () => {
     expect(await expectMessage(carol, "List")).toEqual({ type: "List", total: 2, names: ["alice", "bob"] })
   })
 
-  it("an unknown user is refused with UNKNOWN_USER", async () => {
-    await expect(login(server, "mallory")).rejects.toMatchObject({ reason: "LoginRefused", code: 4 })
+  it("an unknown user is refused with LOGIN_FAILED", async () => {
+    await expect(login(server, "mallory")).rejects.toMatchObject({ reason: "LoginRefused", code: 20 })
   })
 
-  it("a revoked user is refused with REVOKED", async () => {
+  it("a revoked user is refused with LOGIN_FAILED", async () => {
     server.revoked.add("dave")
-    await expect(login(server, "dave")).rejects.toMatchObject({ reason: "LoginRefused", code: 8 })
+    await expect(login(server, "dave")).rejects.toMatchObject({ reason: "LoginRefused", code: 20 })
   })
 
   it("duplicate login: the new connection replaces the old, which is told why", async () => {
@@ -87,8 +92,13 @@ describe("requests and chats", () => {
   it("REFUSE: the requester is told and both are available again", async () => {
     const alice = await connect("alice")
     const bob = await connect("bob")
-    alice.send({ type: "Rtt", to: "bob", nonce, ephemeralKey })
-    await expectMessage(bob, "Rtt")
+    alice.send(rtt("bob"))
+    // Relayed unchanged, with alice's certificate added by the server (§6.1).
+    const relayed = await expectMessage(bob, "Rtt")
+    expect(relayed.from).toBe("alice")
+    expect(relayed.certificate.length).toBeGreaterThan(0)
+    expect(same(relayed.nonce, nonce) && same(relayed.ephemeralKey, ephemeralKey)).toBe(true)
+    expect(same(relayed.kemKey, kemKey)).toBe(true)
     bob.send({ type: "Refuse", requester: "alice" })
     expect(await expectMessage(alice, "Refuse")).toEqual({ type: "Refuse", from: "bob" })
     const chat = await establishChat(server, bob, alice)
@@ -102,7 +112,7 @@ describe("requests and chats", () => {
     ["self", "alice", NotFoundReason.Yourself],
   ] as const)("USER_NOT_FOUND for %s", async (_case, target, reason) => {
     const alice = await connect("alice")
-    alice.send({ type: "Rtt", to: target, nonce, ephemeralKey })
+    alice.send(rtt(target))
     expect(await expectMessage(alice, "UserNotFound")).toEqual({ type: "UserNotFound", user: target, reason })
     alice.send({ type: "List" })
     await expectMessage(alice, "List")
@@ -113,12 +123,12 @@ describe("requests and chats", () => {
     const bob = await connect("bob")
     const carol = await connect("carol")
     await establishChat(server, alice, bob)
-    carol.send({ type: "Rtt", to: "bob", nonce, ephemeralKey })
+    carol.send(rtt("bob"))
     expect(await expectMessage(carol, "UserNotFound")).toMatchObject({
       user: "bob",
       reason: NotFoundReason.Busy,
     })
-    carol.send({ type: "Rtt", to: "bo", nonce, ephemeralKey })
+    carol.send(rtt("bo"))
     expect(await expectMessage(carol, "UserNotFound")).toMatchObject({
       user: "bo",
       reason: NotFoundReason.NotOnline,
@@ -143,7 +153,7 @@ describe("requests and chats", () => {
   it("withdrawing a pending request (NOTIFY) tells the target", async () => {
     const alice = await connect("alice")
     const bob = await connect("bob")
-    alice.send({ type: "Rtt", to: "bob", nonce, ephemeralKey })
+    alice.send(rtt("bob"))
     await expectMessage(bob, "Rtt")
     alice.send({ type: "Notify", peer: "bob" })
     expect(await expectMessage(bob, "Notify")).toEqual({
@@ -157,6 +167,7 @@ describe("requests and chats", () => {
       requester: "alice",
       nonce,
       ephemeralKey,
+      kemCiphertext,
       signature: new Uint8Array(64),
       confirmation: new Uint8Array(32),
     })
@@ -166,7 +177,7 @@ describe("requests and chats", () => {
   it("a target who disconnects mid-request: the requester is told at once", async () => {
     const alice = await connect("alice")
     const bob = await connect("bob")
-    alice.send({ type: "Rtt", to: "bob", nonce, ephemeralKey })
+    alice.send(rtt("bob"))
     await expectMessage(bob, "Rtt")
     bob.close()
     expect(await expectMessage(alice, "Notify")).toEqual({
@@ -179,7 +190,7 @@ describe("requests and chats", () => {
   it("a requester who disconnects mid-request: the target is told at once", async () => {
     const alice = await connect("alice")
     const bob = await connect("bob")
-    alice.send({ type: "Rtt", to: "bob", nonce, ephemeralKey })
+    alice.send(rtt("bob"))
     await expectMessage(bob, "Rtt")
     alice.close()
     expect(await expectMessage(bob, "Notify")).toMatchObject({
@@ -215,7 +226,7 @@ describe("requests and chats", () => {
     server = await startTestServer({ limits: { requestTimeoutMs: 200 } })
     const alice = await connect("alice")
     const bob = await connect("bob")
-    alice.send({ type: "Rtt", to: "bob", nonce, ephemeralKey })
+    alice.send(rtt("bob"))
     await expectMessage(bob, "Rtt")
     expect(await expectMessage(alice, "Notify")).toMatchObject({ peer: "bob", reason: NotifyReason.TimedOut })
     expect(await expectMessage(bob, "Notify")).toMatchObject({ peer: "alice", reason: NotifyReason.TimedOut })
@@ -224,8 +235,8 @@ describe("requests and chats", () => {
   it("crossed requests resolve: one request goes through, the other RTT is answered (no one waits)", async () => {
     const alice = await connect("alice")
     const bob = await connect("bob")
-    alice.send({ type: "Rtt", to: "bob", nonce, ephemeralKey })
-    bob.send({ type: "Rtt", to: "alice", nonce, ephemeralKey })
+    alice.send(rtt("bob"))
+    bob.send(rtt("alice"))
     // Whoever's RTT reached the supervisor first is the requester; the other now has an incoming
     // request, so its own RTT is answered (busy, or illegal in that state): no one waits forever.
     const incoming = await Promise.race([

@@ -182,7 +182,7 @@ describe("InspectorTracker", () => {
       supervisor.send({ type: "CONNECTION_OPENED", connectionId })
       return connectionActorOf(supervisor, connectionId) as ConnectionActor
     }
-    const user = { name: "alice", identityKey: new Uint8Array(32).fill(1) }
+    const user = { name: "alice", identityKey: new Uint8Array(32).fill(1), certificate: new Uint8Array(1) }
     return { tracker, supervisor, open, user }
   }
   const moves = (tracker: InspectorTracker) =>

@@ -43,7 +43,7 @@ describe("one connection fails", () => {
     await establishChat(server, alice!, bob!)
     const healthy = await establishChat(server, carol!, dave!)
 
-    alice!.send({ type: "Message", envelope: new Uint8Array(40).fill(POISON) })
+    alice!.send({ type: "Message", envelope: new Uint8Array(88).fill(POISON) })
     expect(await expectMessage(bob!, "Notify")).toEqual({
       type: "Notify",
       peer: "alice",

@@ -1,6 +1,7 @@
 /**
- * Test helpers for test/protocol: hex rendering, byte fills and Result unwrapping.
- * Test-only; imports nothing from src besides the protocol barrel.
+ * Test helpers for test/protocol: hex rendering, byte fills, hand-built name fields and Result
+ * unwrapping. Test-only; imports nothing from src besides the protocol barrel (types only), so the
+ * expected bytes never come from the encoder under test. docs/protocol.md §2.3, §6.
  */
 import { Result } from "effect"
 import type { ProtocolError } from "../../src/protocol/index.ts"
@@ -11,6 +12,15 @@ export const fromHex = (text: string): Uint8Array =>
   Uint8Array.from(Buffer.from(text.replace(/\s+/g, ""), "hex"))
 export const fill = (length: number, value: number): Uint8Array => new Uint8Array(length).fill(value)
 export const ascii = (text: string): string => Buffer.from(text, "latin1").toString("hex")
+/** `count` copies of a hex byte, e.g. `h("00", 29)`. */
+export const h = (byte: string, count: number): string => byte.repeat(count)
+
+/**
+ * A name field built by hand as hex: `u8 len ‖ latin1 bytes ‖ fill` up to 33 bytes (§2.3). Works for
+ * invalid names too (a 33-byte name gets no fill), so decoders can be fed any name.
+ */
+export const nameHex = (name: string, fillByte = "00"): string =>
+  `${name.length.toString(16).padStart(2, "0")}${ascii(name)}${h(fillByte, Math.max(0, 32 - name.length))}`
 
 export const ok = <A>(result: Result.Result<A, ProtocolError>): A => {
   if (Result.isFailure(result))

@@ -1,6 +1,7 @@
 /**
- * Property tests of the message codecs: round trips, batching order, truncation, canonical
- * encoding, and totality of every decoder on random bytes.
+ * Property tests of the v3 message codecs: round trips, batching order, truncation, canonical
+ * encoding (the name fill and LIST padding included), and totality of every decoder on random
+ * bytes. Test-only. docs/protocol.md §6, §2.3.
  */
 import { Result } from "effect"
 import fc from "fast-check"
@@ -131,7 +132,8 @@ describe.each(families)("$label messages", ({ arbitrary, encode, decode }) => {
 describe("other decoders are total", () => {
   it("hellos, alerts and record headers never throw on random bytes", () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 120 }), (body) => {
+      // Long enough to reach the v3 hello sizes (1,154 and 1,257 bytes).
+      fc.property(fc.uint8Array({ maxLength: 1_300 }), (body) => {
         for (const decode of [decodeClientHello, decodeServerHello, decodeAlert, parseRecordHeader]) {
           expectTotal(decode(body))
         }
@@ -147,6 +149,18 @@ describe("other decoders are total", () => {
         expect(ok(decodeServerMessages(encodeServerMessage(message)))).toEqual([message])
       }),
       { numRuns: 5 },
+    )
+  })
+
+  it("sizes do not show name lengths: a LIST's size shows only ceil(count / 16)", () => {
+    fc.assert(
+      fc.property(fc.array(name, { maxLength: 40 }), fc.array(name, { maxLength: 40 }), (a, b) => {
+        const size = (names: string[]) => encodeServerMessage({ type: "List", total: 5000, names }).length
+        const sameClass = Math.ceil(a.length / 16) === Math.ceil(b.length / 16)
+        expect(size(a) === size(b)).toBe(sameClass)
+        const refuse = (requester: string) => encodeClientMessage({ type: "Refuse", requester }).length
+        expect(refuse(a[0] ?? "a")).toBe(refuse(b[0] ?? "a".repeat(32)))
+      }),
     )
   })
 })

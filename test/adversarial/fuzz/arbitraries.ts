@@ -1,10 +1,13 @@
 /**
- * fast-check arbitraries of valid onechat v2 encodings, each with the offsets of its length
- * fields (for the mutators of mutate.ts): messages of the three families, hellos, alerts, record
- * bodies and whole frames. Test-only; pure. docs/protocol.md §2–§3, §5.1, §6.
+ * fast-check arbitraries of valid onechat v3 encodings, each with the offsets of its length
+ * fields (for the mutators of mutate.ts): messages of the three families (33-byte names, padded
+ * LIST, certificates and ML-KEM fields in RTT/ACCEPT), hellos, alerts, record bodies and whole
+ * frames. Test-only; pure. docs/protocol.md §2–§3, §5.1, §6.
  */
 import fc from "fast-check"
+import { mlKemKeyPair } from "../../../src/crypto/mlkem.ts"
 import {
+  CLIENT_HELLO_BYTES,
   type ClientMessage,
   Direction,
   ErrorCode,
@@ -16,15 +19,22 @@ import {
   encodeServerMessage,
   FrameType,
   type HandshakeMessage,
+  KEM_CIPHERTEXT_BYTES,
+  KEM_ENCAPSULATION_KEY_BYTES,
   LEGACY_V1_PREFIX,
+  MAX_CERTIFICATE_BYTES,
   MAX_FRAME_BODY,
+  MIN_ENVELOPE_BYTES,
+  NAME_FIELD_BYTES,
   NotFoundReason,
   NotifyReason,
   Opcode,
   PROTOCOL_VERSION,
+  SERVER_HELLO_BYTES,
   type ServerMessage,
   USER_NAME_PATTERN,
 } from "../../../src/protocol/index.ts"
+import { seededRandom } from "../../support/random.ts"
 import type { LengthField, Sample } from "./mutate.ts"
 
 export const bytes = (length: number): fc.Arbitrary<Uint8Array> =>
@@ -40,11 +50,25 @@ const reasonText = fc.string({
 })
 const errorCode = fc.constantFrom(...Object.values(ErrorCode))
 
+/** An opaque certificate (the codec does not parse DER): mostly short, sometimes at the bounds. */
+export const certificateBytes: fc.Arbitrary<Uint8Array> = fc.oneof(
+  { weight: 8, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 400 }) },
+  { weight: 1, arbitrary: fc.constantFrom(1, MAX_CERTIFICATE_BYTES).chain(bytes) },
+)
+
+/**
+ * An RTT's ML-KEM-768 key: random bytes (the codec carries them opaquely) or a genuine key, so a
+ * client under fuzz also gets past its key check. Called after module load (kemEncapsulationKeys).
+ */
+const kemKeyArbitrary = (): fc.Arbitrary<Uint8Array> =>
+  fc.oneof(bytes(KEM_ENCAPSULATION_KEY_BYTES), fc.constantFrom(...kemEncapsulationKeys))
+const kemCiphertext = bytes(KEM_CIPHERTEXT_BYTES)
+
 const sharedMessages = <M>(envelopeMax: number) =>
   [
     fc.record({
       type: fc.constant("Message" as const),
-      envelope: fc.uint8Array({ minLength: 24, maxLength: envelopeMax }),
+      envelope: fc.uint8Array({ minLength: MIN_ENVELOPE_BYTES, maxLength: envelopeMax }),
     }),
     fc.record({
       type: fc.constant("Error" as const),
@@ -61,12 +85,19 @@ export const clientMessage = (name: fc.Arbitrary<string> = validName, envelopeMa
   fc.oneof<fc.Arbitrary<ClientMessage>[]>(
     fc.constant({ type: "Quit" as const }),
     fc.constant({ type: "List" as const }),
-    fc.record({ type: fc.constant("Rtt" as const), to: name, nonce: bytes(32), ephemeralKey: bytes(32) }),
+    fc.record({
+      type: fc.constant("Rtt" as const),
+      to: name,
+      nonce: bytes(32),
+      ephemeralKey: bytes(32),
+      kemKey: kemKeyArbitrary(),
+    }),
     fc.record({
       type: fc.constant("Accept" as const),
       requester: name,
       nonce: bytes(32),
       ephemeralKey: bytes(32),
+      kemCiphertext,
       signature: bytes(64),
       confirmation: bytes(32),
     }),
@@ -94,16 +125,18 @@ export const serverMessage = (name: fc.Arbitrary<string> = validName, envelopeMa
     fc.record({
       type: fc.constant("Rtt" as const),
       from: name,
-      identityKey: bytes(32),
+      certificate: certificateBytes,
       nonce: bytes(32),
       ephemeralKey: bytes(32),
+      kemKey: kemKeyArbitrary(),
     }),
     fc.record({
       type: fc.constant("Accept" as const),
       from: name,
-      identityKey: bytes(32),
+      certificate: certificateBytes,
       nonce: bytes(32),
       ephemeralKey: bytes(32),
+      kemCiphertext,
       signature: bytes(64),
       confirmation: bytes(32),
     }),
@@ -151,32 +184,39 @@ const NAME_FIRST: ReadonlySet<number> = new Set([
   Opcode.ClientIdentity,
 ])
 
+/** Which family a plaintext belongs to: server RTT/ACCEPT carry a certificate after the name. */
+export type MessageFamily = "client" | "server" | "handshake"
+
 /** The length fields of the message encoded at `start` of `plaintext` (header and payload). */
-const messageLengthFields = (plaintext: Uint8Array, start: number): LengthField[] => {
+const messageLengthFields = (plaintext: Uint8Array, start: number, family: MessageFamily): LengthField[] => {
   const opcode = plaintext[start]!
   const payload = start + 3
   const payloadLength = (plaintext[start + 1]! << 8) | plaintext[start + 2]!
   const fields: LengthField[] = [{ offset: start + 1, width: 2 }]
   if (payloadLength === 0) return fields
-  if (NAME_FIRST.has(opcode)) fields.push({ offset: payload, width: 1 })
-  else if (opcode === Opcode.Error) fields.push({ offset: payload + 3, width: 1 })
+  if (NAME_FIRST.has(opcode)) {
+    fields.push({ offset: payload, width: 1 })
+    const certified = family === "server" && (opcode === Opcode.Rtt || opcode === Opcode.Accept)
+    if (certified) fields.push({ offset: payload + NAME_FIELD_BYTES, width: 2 })
+  } else if (opcode === Opcode.Error) fields.push({ offset: payload + 3, width: 1 })
   else if (opcode === Opcode.ServerCertificate) {
     const certificateLength = (plaintext[payload]! << 8) | plaintext[payload + 1]!
     fields.push({ offset: payload, width: 2 }, { offset: payload + 2 + certificateLength, width: 2 })
   } else if (opcode === Opcode.List && payloadLength >= 4) {
     fields.push({ offset: payload, width: 2 }, { offset: payload + 2, width: 2 })
-    if (payloadLength > 4) fields.push({ offset: payload + 4, width: 1 })
+    const count = (plaintext[payload + 2]! << 8) | plaintext[payload + 3]!
+    for (let i = 0; i < count; i++) fields.push({ offset: payload + 4 + i * NAME_FIELD_BYTES, width: 1 })
   }
   return fields
 }
 
 /** Encoded messages concatenated into one record plaintext, with every length field located. */
-export const messagesSample = (encoded: ReadonlyArray<Uint8Array>): Sample => {
+export const messagesSample = (encoded: ReadonlyArray<Uint8Array>, family: MessageFamily): Sample => {
   const plaintext = Uint8Array.from(Buffer.concat(encoded))
   const lengthFields: LengthField[] = []
   let start = 0
   for (const message of encoded) {
-    lengthFields.push(...messageLengthFields(plaintext, start))
+    lengthFields.push(...messageLengthFields(plaintext, start, family))
     start += message.length
   }
   return { bytes: plaintext, lengthFields }
@@ -186,32 +226,38 @@ export const messagesSample = (encoded: ReadonlyArray<Uint8Array>): Sample => {
 export const plaintextSample = <M>(
   message: fc.Arbitrary<M>,
   encode: (message: M) => Uint8Array,
+  family: MessageFamily,
   max = 5,
 ): fc.Arbitrary<{ readonly messages: ReadonlyArray<M>; readonly sample: Sample }> =>
   fc
     .array(message, { minLength: 1, maxLength: max })
-    .map((messages) => ({ messages, sample: messagesSample(messages.map(encode)) }))
+    .map((messages) => ({ messages, sample: messagesSample(messages.map(encode), family) }))
 
 export const clientPlaintext = (name?: fc.Arbitrary<string>, max?: number) =>
-  plaintextSample(clientMessage(name), encodeClientMessage, max)
+  plaintextSample(clientMessage(name), encodeClientMessage, "client", max)
 export const serverPlaintext = (name?: fc.Arbitrary<string>, max?: number) =>
-  plaintextSample(serverMessage(name), encodeServerMessage, max)
+  plaintextSample(serverMessage(name), encodeServerMessage, "server", max)
 export const handshakePlaintext = (max?: number) =>
-  plaintextSample(handshakeMessage, encodeHandshakeMessage, max)
+  plaintextSample(handshakeMessage, encodeHandshakeMessage, "handshake", max)
 
-const hello = fc.record({ nonce: bytes(32), ephemeralKey: bytes(32) })
+/** Genuine ML-KEM-768 encapsulation keys (random bytes would almost never pass the modulus check). */
+export const kemEncapsulationKeys: ReadonlyArray<Uint8Array> = [0, 1, 2].map(
+  (i) => mlKemKeyPair(seededRandom(`fuzz kem ${i}`)).encapsulationKey,
+)
 
-/** A valid CLIENT_HELLO body (73 bytes). */
-export const clientHelloSample: fc.Arbitrary<Sample> = hello.map((h) => ({
-  bytes: encodeClientHello(h),
-  lengthFields: [],
-}))
+/** A valid CLIENT_HELLO body (1,257 bytes, with a genuine ML-KEM key). */
+export const clientHelloSample: fc.Arbitrary<Sample> = fc
+  .record({
+    nonce: bytes(32),
+    ephemeralKey: bytes(32),
+    kemEncapsulationKey: fc.constantFrom(...kemEncapsulationKeys),
+  })
+  .map((h) => ({ bytes: encodeClientHello(h), lengthFields: [] }))
 
-/** A valid SERVER_HELLO body (66 bytes). */
-export const serverHelloSample: fc.Arbitrary<Sample> = hello.map((h) => ({
-  bytes: encodeServerHello(h),
-  lengthFields: [],
-}))
+/** A valid SERVER_HELLO body (1,154 bytes). */
+export const serverHelloSample: fc.Arbitrary<Sample> = fc
+  .record({ nonce: bytes(32), ephemeralKey: bytes(32), kemCiphertext: bytes(1088) })
+  .map((h) => ({ bytes: encodeServerHello(h), lengthFields: [] }))
 
 /** A valid ALERT body. */
 export const alertSample: fc.Arbitrary<Sample> = fc
@@ -249,21 +295,10 @@ export const framed = (sample: Sample): Sample => {
   }
 }
 
-/** Declared frame lengths on and around the limits of §2.1. */
+/** Declared frame lengths on and around the limits of §2.1 and the hello sizes of §3. */
 export const edgeFrameLength = fc.constantFrom(
-  0,
-  1,
-  2,
-  72,
-  73,
-  74,
-  MAX_FRAME_BODY - 1,
-  MAX_FRAME_BODY,
-  MAX_FRAME_BODY + 1,
-  0x10000,
-  0x7fffffff,
-  0x80000000,
-  0xffffffff,
+  ...[0, 1, 2, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff],
+  ...[SERVER_HELLO_BYTES, CLIENT_HELLO_BYTES, MAX_FRAME_BODY].flatMap((n) => [n - 1, n, n + 1]),
 )
 
 /** A v1 (original C++) client's first frame: `00 01 00 00` then anything. */

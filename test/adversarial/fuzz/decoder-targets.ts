@@ -24,6 +24,7 @@ import {
   encodeServerMessage,
   type HandshakeMessage,
   MAX_FRAME_BODY,
+  PROTOCOL_VERSION,
   type ProtocolError,
   parseRecordHeader,
   type ServerMessage,
@@ -174,7 +175,7 @@ const hellos = [
       body.length >= 27 &&
       body.length <= MAX_FRAME_BODY &&
       body[0] === 0x17 &&
-      header.version === 2 &&
+      header.version === PROTOCOL_VERSION &&
       header.direction === body[2] &&
       header.counter === new DataView(body.buffer, body.byteOffset).getBigUint64(3) &&
       sameBytes(header.header, body.subarray(0, 11)) &&

@@ -27,6 +27,7 @@ import {
   clientHelloSample,
   edgeFrameLength,
   framed,
+  kemEncapsulationKeys,
   legacyFirstBody,
   recordBodySample,
   serverHelloSample,
@@ -71,7 +72,11 @@ const firstBytes: fc.Arbitrary<Uint8Array> = fc.oneof(
     weight: 1,
     arbitrary: fc
       .tuple(fc.constantFrom(...LOW_ORDER_POINTS), fc.uint8Array({ minLength: 32, maxLength: 32 }))
-      .map(([ephemeralKey, nonce]) => encodeFrame(encodeClientHello({ nonce, ephemeralKey }))),
+      .map(([ephemeralKey, nonce]) =>
+        encodeFrame(
+          encodeClientHello({ nonce, ephemeralKey, kemEncapsulationKey: kemEncapsulationKeys[0]! }),
+        ),
+      ),
   },
   { weight: 1, arbitrary: legacyFirstBody.map((body) => encodeFrame(body)) },
   {

@@ -101,8 +101,10 @@ const startsWith = (bytes: Uint8Array, prefix: Uint8Array): boolean =>
 
 const plainFrame = (which: "client-hello" | "server-hello" | "alert"): Uint8Array => {
   const hello = { nonce: new Uint8Array(32).fill(7), ephemeralKey: new Uint8Array(32).fill(9) }
-  if (which === "client-hello") return encodeFrame(encodeClientHello(hello))
-  if (which === "server-hello") return encodeFrame(encodeServerHello(hello))
+  if (which === "client-hello")
+    return encodeFrame(encodeClientHello({ ...hello, kemEncapsulationKey: new Uint8Array(1184).fill(5) }))
+  if (which === "server-hello")
+    return encodeFrame(encodeServerHello({ ...hello, kemCiphertext: new Uint8Array(1088).fill(3) }))
   return encodeFrame(encodeAlert({ code: ErrorCode.Timeout, text: "bye" }))
 }
 
