@@ -12,7 +12,7 @@ import { connectLink } from "../client/link.ts"
 import type { UiEvent } from "../client/session.events.ts"
 import { ClientSession } from "../client/session.ts"
 import type { IdentityKeyPair } from "../crypto/identity.ts"
-import { loadClientKey, loadClientTrust } from "../store/credentials.ts"
+import { loadClientKeyFile, loadClientTrust } from "../store/credentials.ts"
 import { dataLayout } from "../store/layout.ts"
 import { runInteractive } from "./client-interactive.ts"
 import { DEFAULT_PORT, dirFlag, hostFlag } from "./server-command.ts"
@@ -38,7 +38,7 @@ const flags = {
   passphraseFile: Flag.String("passphrase-file").pipe(
     Flag.optional,
     Flag.withDescription(
-      "Read the passphrase from this file (else ONECHAT_PASSPHRASE, else a hidden prompt)",
+      "Read the passphrase from this file's first line (else ONECHAT_PASSPHRASE, meant for scripts: your other processes can read it; else a hidden prompt)",
     ),
   ),
 }
@@ -53,17 +53,30 @@ type Options = {
   readonly passphraseFile: Option.Option<string>
 }
 
-/** Where the passphrase comes from: a file, the environment, or a hidden prompt on a terminal. */
+/** Passphrase files hold one line; longer files are refused. */
+const MAX_PASSPHRASE_FILE_BYTES = 1024
+
+/**
+ * Where the passphrase that unlocks the key comes from: a file (its first line), the environment,
+ * or a hidden prompt on a terminal. No length rule here: it unlocks an existing key, and the rule
+ * for chosen passphrases (src/crypto/passphrase.ts) applies where a key is created.
+ */
 const readPassphrase = async (
   options: Options,
   ask: (question: string) => Promise<string>,
 ): Promise<string> => {
   if (Option.isSome(options.passphraseFile)) {
+    const path = options.passphraseFile.value
+    let text: string
     try {
-      return (await readFile(options.passphraseFile.value, "utf8")).replace(/\r?\n$/, "")
+      text = await readFile(path, "utf8")
     } catch {
-      throw new Error(`Cannot read the passphrase file ${options.passphraseFile.value}.`)
+      throw new Error(`Cannot read the passphrase file ${path}.`)
     }
+    if (Buffer.byteLength(text) > MAX_PASSPHRASE_FILE_BYTES) {
+      throw new Error(`The passphrase file ${path} is larger than ${MAX_PASSPHRASE_FILE_BYTES} bytes.`)
+    }
+    return text.split(/\r?\n/, 1)[0] ?? ""
   }
   const fromEnvironment = process.env.ONECHAT_PASSPHRASE
   if (fromEnvironment !== undefined && fromEnvironment !== "") return fromEnvironment
@@ -74,14 +87,15 @@ const readPassphrase = async (
 const prepare = async (options: Options, ask: (question: string) => Promise<string>) => {
   const passphrase = await readPassphrase(options, ask)
   const key = await Effect.runPromise(
-    Effect.result(loadClientKey({ dir: options.dir, name: options.name, passphrase })),
+    Effect.result(loadClientKeyFile({ dir: options.dir, name: options.name, passphrase })),
   )
   if (Result.isFailure(key)) throw new Error(key.failure.message)
-  const trust = await Effect.runPromise(Effect.result(loadClientTrust(options.dir)))
+  if (key.success.warning !== undefined) process.stderr.write(`${key.success.warning}\n`)
+  const trust = await Effect.runPromise(Effect.result(loadClientTrust(options.dir, options.name)))
   if (Result.isFailure(trust)) throw new Error(trust.failure.message)
   const pinPath = dataLayout(options.dir).knownPeersPath(options.name)
   const knownPeers = await KnownPeers.open(Result.isSuccess(pinPath) ? pinPath.success : undefined)
-  return { key: key.success, trust: trust.success, knownPeers }
+  return { key: key.success.key, trust: trust.success, knownPeers }
 }
 
 const startSession = (

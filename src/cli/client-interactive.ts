@@ -70,16 +70,23 @@ export const formatUiEvent = (event: UiEvent, style: Style): ReadonlyArray<strin
         style.error(
           `New safety number: ${event.safety}. Compare it with ${event.peer} over another channel;`,
         ),
-        style.error("only if it matches, type !trust. Until then no chat starts."),
+        style.error("Only if it matches, type !trust followed by that number. Until then no chat starts."),
       ]
     case "safety":
       return [
         style.info(
-          `Safety number with ${event.peer}: ${event.safety} (${event.trusted ? "trusted key" : "key NOT trusted yet"})`,
+          `Safety number with ${event.peer}: ${event.safety} (${event.verified ? "verified" : event.trusted ? "pinned, not verified: compare it, then !verify <number>" : "key NOT trusted yet"})`,
         ),
       ]
     case "trusted":
-      return [style.info(`${event.peer}'s key is now trusted.`)]
+      return [style.info(`${event.peer}'s new key is trusted; it is pinned once the chat is secured.`)]
+    case "verified":
+      return [style.info(`${event.peer}'s key is marked verified: the numbers matched.`)]
+    case "request_rejected":
+    case "request_ignored":
+      return [style.error(sanitizeForTerminal(event.message))]
+    case "messages_lost":
+      return [style.error(`WARNING: ${event.message}`)]
     case "help":
       return event.commands.map((line) => style.info(`  ${line}`))
     case "error":

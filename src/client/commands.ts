@@ -13,8 +13,6 @@ const simple: Record<string, CommandEvent> = {
   "!refuse": { type: "REFUSE" },
   "!cancel": { type: "CANCEL" },
   "!quit": { type: "QUIT" },
-  "!verify": { type: "VERIFY" },
-  "!trust": { type: "TRUST" },
   "!help": { type: "HELP" },
 }
 
@@ -36,6 +34,14 @@ export const parseCommand = (line: string): ParsedLine => {
       }
     }
     return { type: "REQUEST", user }
+  }
+  if (command === "!verify" || command === "!trust") {
+    const code = rest.join(" ")
+    if (code !== "" && !/^[0-9 ]{1,80}$/.test(code)) {
+      return { code: "usage", error: `Usage: ${command} <safety number> (digits, spaces allowed)` }
+    }
+    const type = command === "!verify" ? "VERIFY" : "TRUST"
+    return code === "" ? { type } : { type, code }
   }
   const found = simple[command]
   if (found !== undefined && rest.length === 0) return found

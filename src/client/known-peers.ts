@@ -1,7 +1,9 @@
 /**
- * Pinned peer keys (trust on first use): one JSON file per user, name → Ed25519 key. A key seen
- * for the first time is pinned; a different key later is "changed" and blocks the chat until the
- * user trusts it. The file is rewritten atomically. docs/protocol.md §8.
+ * Pinned peer keys, the second line behind the CA's certificates: one JSON file per user, name →
+ * Ed25519 key and whether the user verified it (compared safety numbers, `!verify <number>`). A key
+ * seen for the first time is pinned once its chat agreement verified; a different key later is
+ * "changed" and blocks the chat until the user trusts that exact key. Rewritten atomically.
+ * docs/protocol.md §8.3.
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises"
 import { dirname } from "node:path"
@@ -9,14 +11,26 @@ import { bytesEqual } from "../crypto/primitives.ts"
 import { isValidUserName } from "../protocol/names.ts"
 import type { KeyStatus } from "./session.events.ts"
 
+interface PinEntry {
+  readonly key: string
+  readonly pinned: string
+  readonly verified?: boolean
+}
+
 interface PinFile {
-  readonly version: 1
-  readonly peers: Record<string, { readonly key: string; readonly pinned: string }>
+  readonly version: 1 | 2
+  readonly peers: Record<string, PinEntry>
+}
+
+interface Pin {
+  readonly key: Uint8Array
+  readonly pinned: string
+  readonly verified: boolean
 }
 
 export class KnownPeers {
   readonly #path: string | undefined
-  readonly #pins = new Map<string, { key: Uint8Array; pinned: string }>()
+  readonly #pins = new Map<string, Pin>()
 
   private constructor(path: string | undefined) {
     this.#path = path
@@ -37,7 +51,11 @@ export class KnownPeers {
     if (parsed === undefined)
       throw new Error(`The known peers file ${path} is damaged; move it away to start over.`)
     for (const [name, pin] of Object.entries(parsed.peers)) {
-      peers.#pins.set(name, { key: new Uint8Array(Buffer.from(pin.key, "base64")), pinned: pin.pinned })
+      peers.#pins.set(name, {
+        key: new Uint8Array(Buffer.from(pin.key, "base64")),
+        pinned: pin.pinned,
+        verified: pin.verified === true,
+      })
     }
     return peers
   }
@@ -48,16 +66,35 @@ export class KnownPeers {
     return bytesEqual(pin.key, key) ? "known" : "changed"
   }
 
-  /** Pins `key` for `name` (first use, or after the user trusted a change) and saves. */
+  /** True when `key` is the pinned key of `name` and the user verified it. */
+  isVerified(name: string, key: Uint8Array): boolean {
+    const pin = this.#pins.get(name)
+    return pin?.verified === true && bytesEqual(pin.key, key)
+  }
+
+  /** Pins `key` for `name` (first use, or after the user trusted that exact key) and saves; not verified. */
   async pin(name: string, key: Uint8Array, now = new Date()): Promise<void> {
-    this.#pins.set(name, { key: Uint8Array.from(key), pinned: now.toISOString() })
+    this.#pins.set(name, { key: Uint8Array.from(key), pinned: now.toISOString(), verified: false })
+    await this.#save()
+  }
+
+  /** Marks the pinned key of `name` as verified, if it is `key`; false when it is not pinned. */
+  async markVerified(name: string, key: Uint8Array): Promise<boolean> {
+    const pin = this.#pins.get(name)
+    if (pin === undefined || !bytesEqual(pin.key, key)) return false
+    this.#pins.set(name, { ...pin, verified: true })
+    await this.#save()
+    return true
+  }
+
+  async #save(): Promise<void> {
     if (this.#path === undefined) return
     const file: PinFile = {
-      version: 1,
+      version: 2,
       peers: Object.fromEntries(
         [...this.#pins].map(([peer, pin]) => [
           peer,
-          { key: Buffer.from(pin.key).toString("base64"), pinned: pin.pinned },
+          { key: Buffer.from(pin.key).toString("base64"), pinned: pin.pinned, verified: pin.verified },
         ]),
       ),
     }
@@ -78,12 +115,12 @@ const parsePinFile = (text: string): PinFile | undefined => {
   if (typeof value !== "object" || value === null || !("peers" in value)) return undefined
   const peers = (value as { peers: unknown }).peers
   if (typeof peers !== "object" || peers === null) return undefined
-  const result: Record<string, { key: string; pinned: string }> = {}
+  const result: Record<string, PinEntry> = {}
   for (const [name, pin] of Object.entries(peers)) {
     if (!isValidUserName(name) || typeof pin !== "object" || pin === null) return undefined
-    const { key, pinned } = pin as { key?: unknown; pinned?: unknown }
+    const { key, pinned, verified } = pin as { key?: unknown; pinned?: unknown; verified?: unknown }
     if (typeof key !== "string" || Buffer.from(key, "base64").length !== 32) return undefined
-    result[name] = { key, pinned: typeof pinned === "string" ? pinned : "" }
+    result[name] = { key, pinned: typeof pinned === "string" ? pinned : "", verified: verified === true }
   }
-  return { version: 1, peers: result }
+  return { version: 2, peers: result }
 }

@@ -60,6 +60,11 @@ export interface ClientLink {
   readonly welcome: { readonly total: number; readonly names: ReadonlyArray<string> }
   /** The server's verified certificate. */
   readonly server: VerifiedServerCertificate
+  /**
+   * What chat peers' certificates are checked against: the trusted CA, and the CRLs the client holds
+   * (the one stapled at login, verified fresh, and the client's own copy).
+   */
+  readonly peerTrust: { readonly caCertificateDer: Uint8Array; readonly crls: ReadonlyArray<Uint8Array> }
   /** Queues messages; all queued in one tick go out as one record (or as few as fit) in one write. */
   send(...messages: ReadonlyArray<ClientMessage>): void
   /**
@@ -260,7 +265,7 @@ export const connectLink = (options: LinkOptions): Promise<ClientLink> =>
         if (outcome instanceof LinkError) fail(outcome)
         else if (outcome !== undefined) {
           settle()
-          resolve(new Link(socket, decoder, options.identity.name, outcome, frames.success, i + 1))
+          resolve(new Link(socket, decoder, options.identity.name, outcome, frames.success, i + 1, options.trust))
         }
       }
       // A bad length header after this chunk's frames (the Link checks it too once it exists).
@@ -300,6 +305,7 @@ class Link implements ClientLink {
   readonly user: string
   readonly welcome: ClientLink["welcome"]
   readonly server: VerifiedServerCertificate
+  readonly peerTrust: ClientLink["peerTrust"]
   readonly closed: Promise<LinkClosed>
   readonly #socket: Socket
   #readingStopped = false
@@ -324,10 +330,16 @@ class Link implements ClientLink {
     login: LoggedIn,
     frames: ReadonlyArray<Uint8Array>,
     from: number,
+    trust: LinkOptions["trust"],
   ) {
     this.user = user
     this.welcome = login.welcome
     this.server = login.done.server
+    const crls = [login.done.stapledCrlDer, trust.localCrlDer]
+    this.peerTrust = {
+      caCertificateDer: trust.caCertificateDer,
+      crls: crls.filter((crl): crl is Uint8Array => crl !== undefined && crl.length > 0),
+    }
     this.closed = new Promise((resolve) => {
       this.#resolveClosed = resolve
     })

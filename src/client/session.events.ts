@@ -18,8 +18,10 @@ export type CommandEvent =
   | { readonly type: "SAY"; readonly text: string }
   /** `!quit`: leaves the chat (or pending request) when there is one, else exits. */
   | { readonly type: "QUIT" }
-  | { readonly type: "VERIFY" }
-  | { readonly type: "TRUST" }
+  /** `!verify [number]`: show the safety number; with the number the user compared, mark the key verified. */
+  | { readonly type: "VERIFY"; readonly code?: string }
+  /** `!trust <number>`: accept the changed key whose safety number (or fingerprint) is `code`. */
+  | { readonly type: "TRUST"; readonly code?: string }
   | { readonly type: "HELP" }
 
 /** Reported by the runtime: server messages after verification, and the connection's fate. */
@@ -51,7 +53,7 @@ export type Intent =
   | { readonly type: "send.quit" }
   /** Requester: verify ACCEPT and answer with CC_SESSION_ESTABLISHMENT. */
   | { readonly type: "complete"; readonly peer: string }
-  /** Pin the key the peer presented now (after the user compared safety numbers). */
+  /** The user trusted the peer's changed key (the runtime checked the number they typed against it). */
   | { readonly type: "trust"; readonly peer: string }
   /** Show the safety number of the current peer. */
   | { readonly type: "verify"; readonly peer: string }
@@ -70,8 +72,27 @@ export type UiEvent =
   | { readonly type: "peer_left"; readonly peer: string }
   | { readonly type: "chat_ended"; readonly peer: string }
   | { readonly type: "key_changed"; readonly peer: string; readonly safety: string }
-  | { readonly type: "safety"; readonly peer: string; readonly safety: string; readonly trusted: boolean }
+  | {
+      readonly type: "safety"
+      readonly peer: string
+      readonly safety: string
+      readonly trusted: boolean
+      readonly verified: boolean
+    }
   | { readonly type: "trusted"; readonly peer: string }
+  | { readonly type: "verified"; readonly peer: string }
+  /** A request refused by this client: the peer's certificate did not verify (`message` says why). */
+  | { readonly type: "request_rejected"; readonly from: string; readonly message: string }
+  /** A request that arrived while another request or chat was pending: ignored, never replacing it. */
+  | { readonly type: "request_ignored"; readonly from: string; readonly message: string }
+  /** The chat ended without the peer's authenticated goodbye, or with fewer messages than it counted. */
+  | {
+      readonly type: "messages_lost"
+      readonly peer: string
+      readonly sent: number | null
+      readonly received: number
+      readonly message: string
+    }
   | { readonly type: "help"; readonly commands: ReadonlyArray<string> }
   | { readonly type: "error"; readonly code: string; readonly message: string }
   | { readonly type: "closed"; readonly reason: string }
@@ -85,8 +106,8 @@ export const HELP_LINES: ReadonlyArray<string> = [
   "!request <user>    ask <user> to chat",
   "!accept / !refuse  answer a chat request",
   "!cancel            withdraw your pending request",
-  "!verify            show the safety number of your peer",
-  "!trust             accept your peer's changed key (after comparing safety numbers)",
+  "!verify [number]   show the safety number with your peer; with the number you compared, mark it verified",
+  "!trust <number>    accept your peer's changed key: type the safety number you compared",
   "!help              this list",
   "!quit              leave the chat; outside a chat, exit",
   "anything else      in a chat: send it as a message",

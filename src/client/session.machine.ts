@@ -182,6 +182,8 @@ export const sessionMachine = setup({
           initial: "outgoing",
           on: {
             PEER_LEFT: { guard: "fromPeer", target: "idle", actions: ["showPeerLeft", "forgetPeer"] },
+            // The accepter's certificate or answer did not verify: the runtime already withdrew.
+            CHAT_FAILED: { guard: "fromPeer", target: "idle", actions: ["showChatFailed", "forgetPeer"] },
           },
           states: {
             outgoing: {

@@ -6,18 +6,23 @@
  */
 import { Result } from "effect"
 import { createActor } from "xstate"
+import { ChatChannel } from "../crypto/chat-channel.ts"
 import {
+  abandonChatAcceptance,
+  abandonChatRequest,
   acceptChatRequest,
   type ChatAcceptance,
-  type ChatChannel,
+  type ChatKeys,
   type ChatRequest,
   completeChatAcceptance,
   completeChatRequest,
+  type Party,
+  type RequesterHello,
+  requesterHelloOf,
   startChatRequest,
 } from "../crypto/e2e.ts"
 import type { LoginIdentity } from "../crypto/handshake-client.ts"
-import { type Random, systemRandom } from "../crypto/primitives.ts"
-import { safetyNumber } from "../crypto/safety.ts"
+import { bytesEqual, type Random, systemRandom } from "../crypto/primitives.ts"
 import {
   ErrorCode,
   errorCodeInfo,
@@ -28,7 +33,8 @@ import {
 import { parseCommand } from "./commands.ts"
 import type { KnownPeers } from "./known-peers.ts"
 import { type ClientLink, describeLinkClosed, type LinkClosed, LinkError } from "./link.ts"
-import type { Intent, KeyStatus, SessionEvent, UiEvent } from "./session.events.ts"
+import { type CertifiedPeer, safetyWith, typedSafetyMatches, verifyPeer } from "./peer-identity.ts"
+import type { CommandEvent, Intent, KeyStatus, SessionEvent, UiEvent } from "./session.events.ts"
 import { sessionMachine } from "./session.machine.ts"
 
 export interface SessionOptions {
@@ -37,18 +43,24 @@ export interface SessionOptions {
   readonly knownPeers: KnownPeers
   readonly onUi: (event: UiEvent) => void
   readonly random?: Random
+  /** Clock for peer certificates; default `() => new Date()`. */
+  readonly now?: () => Date
 }
 
 /** What the runtime knows about the current conversation, crypto included. */
 interface Conversation {
   readonly peer: string
-  /** The identity key the server presented for the peer. */
-  presentedKey?: Uint8Array
+  /** The peer as its CA certificate (relayed by the server, verified here) says. */
+  certified?: CertifiedPeer
+  /** The changed key the user trusted by typing its safety number (pinned once the agreement verifies). */
+  approvedKey?: Uint8Array
   request?: ChatRequest
-  incoming?: { readonly nonce: Uint8Array; readonly ephemeralKey: Uint8Array }
+  incoming?: RequesterHello
   acceptance?: ChatAcceptance | undefined
   accept?: Extract<ServerMessage, { type: "Accept" }>
   chat?: ChatChannel
+  /** The peer's authenticated goodbye: how many messages it sent, how many arrived. */
+  bye?: { readonly sent: number; readonly received: number; readonly complete: boolean }
 }
 
 const snake = (name: string): string =>
@@ -64,6 +76,9 @@ const closeReasonOf = (closed: LinkClosed): string => {
   }
   return closed.reason === "local" ? "quit" : closed.reason === "eof" ? "server_closed" : "connection_lost"
 }
+
+/** Decoded byte fields are views into a record buffer: keep copies. */
+const copy = (bytes: Uint8Array): Uint8Array => Uint8Array.from(bytes)
 
 export class ClientSession {
   readonly #options: SessionOptions
@@ -117,6 +132,8 @@ export class ClientSession {
       this.#options.onUi({ type: "error", code: parsed.code, message: parsed.error })
       return
     }
+    if (parsed.type === "TRUST" && !this.#approve(parsed)) return
+    if (parsed.type === "VERIFY" && parsed.code !== undefined) return this.#verifyTyped(parsed.code)
     this.#actor.send(parsed)
   }
 
@@ -137,6 +154,10 @@ export class ClientSession {
 
   #fact(event: SessionEvent): void {
     if (this.#actor.getSnapshot().status === "active") this.#actor.send(event)
+  }
+
+  get #me(): Party {
+    return { name: this.#options.identity.name, identityKey: this.#options.identity.key.publicKey }
   }
 
   #onClosed(closed: LinkClosed): void {
@@ -173,7 +194,10 @@ export class ClientSession {
       case "Message":
         return this.#onChatMessage(message.envelope)
       case "Notify":
-        if (this.#conversation?.peer === message.peer) this.#endConversation()
+        if (this.#conversation?.peer === message.peer) {
+          this.#reportLoss(this.#conversation)
+          this.#endConversation()
+        }
         return this.#fact({ type: "PEER_LEFT", peer: message.peer })
       case "Error":
         if (message.fatal) return // the link closes next and reports it
@@ -188,72 +212,157 @@ export class ClientSession {
     }
   }
 
-  #keyStatus(peer: string, key: Uint8Array): KeyStatus {
-    const status = this.#options.knownPeers.status(peer, key)
+  #keyStatus(peer: Party): KeyStatus {
+    const status = this.#options.knownPeers.status(peer.name, peer.identityKey)
     if (status === "changed") {
-      this.#options.onUi({ type: "key_changed", peer, safety: this.#safety(peer, key) })
+      this.#options.onUi({ type: "key_changed", peer: peer.name, safety: safetyWith(this.#me, peer) })
     }
     return status
   }
 
-  #safety(peer: string, key: Uint8Array): string {
-    const me = this.#options.identity
-    return safetyNumber({ name: me.name, identityKey: me.key.publicKey }, { name: peer, identityKey: key })
+  #verify(name: string, certificate: Uint8Array) {
+    const link = this.#link
+    return verifyPeer(
+      {
+        caCertificateDer: link?.peerTrust.caCertificateDer ?? new Uint8Array(0),
+        crls: link?.peerTrust.crls ?? [],
+        now: this.#options.now ?? (() => new Date()),
+      },
+      name,
+      certificate,
+    )
   }
 
+  /**
+   * RTT. Nothing replaces a pending conversation: a request that arrives while one is open (other
+   * than a crossed request from our own target) is ignored and the user is told. A peer whose
+   * certificate does not verify is refused at once, and the user is told why.
+   */
   #onRequest(message: Extract<ServerMessage, { type: "Rtt" }>): void {
-    if (this.#conversation?.chat !== undefined || this.#conversation?.acceptance !== undefined) return
+    const current = this.#conversation
+    const crossed =
+      current !== undefined &&
+      current.peer === message.from &&
+      current.request !== undefined &&
+      current.accept === undefined
+    if (current !== undefined && !crossed) {
+      return this.#options.onUi({
+        type: "request_ignored",
+        from: message.from,
+        message: `${message.from} asked to chat while your conversation with ${current.peer} was pending; the request was ignored.`,
+      })
+    }
+    const certified = this.#verify(message.from, message.certificate)
+    if (Result.isFailure(certified)) {
+      this.#link?.send({ type: "Refuse", requester: message.from })
+      this.#options.onUi({
+        type: "request_rejected",
+        from: message.from,
+        message: `The chat request from ${message.from} was refused: ${certified.failure.message}`,
+      })
+      if (crossed) {
+        this.#endConversation()
+        this.#fact({ type: "REQUEST_REFUSED", by: message.from })
+      }
+      return
+    }
     this.#endConversation()
     this.#conversation = {
       peer: message.from,
-      presentedKey: Uint8Array.from(message.identityKey),
+      certified: certified.success,
       incoming: {
-        nonce: Uint8Array.from(message.nonce),
-        ephemeralKey: Uint8Array.from(message.ephemeralKey),
+        nonce: copy(message.nonce),
+        ephemeralKey: copy(message.ephemeralKey),
+        kemKey: copy(message.kemKey),
       },
     }
     this.#fact({
       type: "REQUEST_RECEIVED",
       from: message.from,
-      keyStatus: this.#keyStatus(message.from, message.identityKey),
+      keyStatus: this.#keyStatus(certified.success),
     })
   }
 
   #onAccept(message: Extract<ServerMessage, { type: "Accept" }>): void {
     const conversation = this.#conversation
-    if (conversation?.peer !== message.from || conversation.request === undefined) return
-    conversation.presentedKey = Uint8Array.from(message.identityKey)
-    conversation.accept = message
-    this.#fact({
-      type: "PEER_ACCEPTED",
-      from: message.from,
-      keyStatus: this.#keyStatus(message.from, message.identityKey),
-    })
+    if (
+      conversation?.peer !== message.from ||
+      conversation.request === undefined ||
+      conversation.accept !== undefined
+    )
+      return
+    const certified = this.#verify(message.from, message.certificate)
+    if (Result.isFailure(certified)) {
+      return this.#failChat(
+        conversation.peer,
+        `The certificate presented for ${message.from} was refused: ${certified.failure.message}`,
+      )
+    }
+    conversation.certified = certified.success
+    conversation.accept = {
+      ...message,
+      certificate: copy(message.certificate),
+      nonce: copy(message.nonce),
+      ephemeralKey: copy(message.ephemeralKey),
+      kemCiphertext: copy(message.kemCiphertext),
+      signature: copy(message.signature),
+      confirmation: copy(message.confirmation),
+    }
+    this.#fact({ type: "PEER_ACCEPTED", from: message.from, keyStatus: this.#keyStatus(certified.success) })
   }
 
   #onEstablishment(message: Extract<ServerMessage, { type: "CcSessionEstablishment" }>): void {
     const conversation = this.#conversation
     if (conversation?.peer !== message.from || conversation.acceptance === undefined) return
-    const chat = completeChatAcceptance(conversation.acceptance.pending, message)
+    const keys = completeChatAcceptance(conversation.acceptance.pending, message)
     conversation.acceptance = undefined
-    if (Result.isFailure(chat)) return this.#failChat(conversation.peer, chat.failure.message)
-    conversation.chat = chat.success
-    this.#ready(conversation)
+    if (Result.isFailure(keys)) return this.#failChat(conversation.peer, keys.failure.message)
+    this.#ready(conversation, keys.success)
   }
 
   #onChatMessage(envelope: Uint8Array): void {
     const conversation = this.#conversation
-    if (conversation?.chat === undefined) return
-    const text = conversation.chat.open(envelope)
-    if (Result.isFailure(text)) return this.#failChat(conversation.peer, text.failure.message)
-    this.#fact({ type: "MESSAGE_RECEIVED", text: text.success })
+    const chat = conversation?.chat
+    if (chat === undefined) return
+    const opened = chat.open(envelope)
+    if (Result.isFailure(opened)) return this.#failChat(conversation!.peer, opened.failure.message)
+    const content = opened.success
+    if (content.kind === "text") return this.#fact({ type: "MESSAGE_RECEIVED", text: content.text })
+    conversation!.bye = { sent: content.sent, received: content.received, complete: content.complete }
   }
 
-  #ready(conversation: Conversation): void {
-    const key = conversation.presentedKey!
-    if (this.#options.knownPeers.status(conversation.peer, key) === "new")
-      void this.#pin(conversation.peer, key)
-    this.#fact({ type: "CHAT_READY", peer: conversation.peer, safety: this.#safety(conversation.peer, key) })
+  /** The agreement verified: open the ratchet, pin the key (first use, or the exact key trusted), start. */
+  #ready(conversation: Conversation, keys: ChatKeys): void {
+    const peer = conversation.certified!
+    const status = this.#options.knownPeers.status(peer.name, peer.identityKey)
+    const approved =
+      conversation.approvedKey !== undefined && bytesEqual(conversation.approvedKey, peer.identityKey)
+    if (status === "changed" && !approved) {
+      return this.#failChat(
+        peer.name,
+        `${peer.name}'s key changed and was not trusted; the chat was not started.`,
+      )
+    }
+    conversation.chat = ChatChannel.open(keys, this.#random)
+    if (status === "new" || approved) void this.#pin(peer.name, peer.identityKey)
+    this.#fact({ type: "CHAT_READY", peer: peer.name, safety: safetyWith(this.#me, peer) })
+  }
+
+  /** A chat ended by the peer or the server: warn when the peer's goodbye is missing or counts more. */
+  #reportLoss(conversation: Conversation): void {
+    const chat = conversation.chat
+    if (chat === undefined || conversation.bye?.complete === true) return
+    const sent = conversation.bye?.sent ?? null
+    this.#options.onUi({
+      type: "messages_lost",
+      peer: conversation.peer,
+      sent,
+      received: chat.received,
+      message:
+        sent === null
+          ? `The chat with ${conversation.peer} ended without their goodbye: messages they sent last may have been lost.`
+          : `${conversation.peer} sent ${sent} messages but ${chat.received} arrived: some were lost.`,
+    })
   }
 
   /**
@@ -266,9 +375,15 @@ export class ClientSession {
     this.#fact({ type: "CHAT_FAILED", peer, message })
   }
 
+  /** Forgets the conversation; every secret it held is wiped. */
   #endConversation(): void {
-    this.#conversation?.chat?.close()
+    const conversation = this.#conversation
     this.#conversation = undefined
+    if (conversation === undefined) return
+    conversation.chat?.close()
+    if (conversation.request !== undefined && conversation.chat === undefined)
+      abandonChatRequest(conversation.request)
+    if (conversation.acceptance !== undefined) abandonChatAcceptance(conversation.acceptance.pending)
   }
 
   async #pin(peer: string, key: Uint8Array): Promise<void> {
@@ -283,21 +398,73 @@ export class ClientSession {
     }
   }
 
+  /**
+   * `!trust <number>` on a changed key: only the exact key whose safety number (or fingerprint) the
+   * user typed is approved; anything else is refused here, before the chart moves.
+   */
+  #approve(command: Extract<CommandEvent, { type: "TRUST" }>): boolean {
+    const peer = this.#conversation?.certified
+    if (peer === undefined || this.#options.knownPeers.status(peer.name, peer.identityKey) !== "changed")
+      return true // the chart answers (no peer, or nothing to trust)
+    if (command.code === undefined) {
+      this.#options.onUi({
+        type: "error",
+        code: "trust_needs_number",
+        message: `Compare the safety number with ${peer.name} first, then type !trust followed by it (the 60 digits, or ${peer.name}'s 30).`,
+      })
+      return false
+    }
+    if (!typedSafetyMatches(command.code, this.#me, peer)) {
+      this.#options.onUi({
+        type: "error",
+        code: "trust_mismatch",
+        message: `That number does not match ${peer.name}'s current key: nothing was trusted.`,
+      })
+      return false
+    }
+    this.#conversation!.approvedKey = copy(peer.identityKey)
+    return true
+  }
+
+  /** `!verify <number>`: marks the peer's pinned key verified when the number matches it. */
+  #verifyTyped(code: string): void {
+    const conversation = this.#conversation
+    const peer = conversation?.certified
+    if (peer === undefined || conversation?.chat === undefined) {
+      return this.#options.onUi({
+        type: "error",
+        code: "no_peer",
+        message: "Start a chat first: a number can be verified only for a key in use.",
+      })
+    }
+    if (!typedSafetyMatches(code, this.#me, peer)) {
+      return this.#options.onUi({
+        type: "error",
+        code: "verify_mismatch",
+        message: `That number does not match your safety number with ${peer.name}: do not trust this chat until you know why.`,
+      })
+    }
+    void this.#options.knownPeers
+      .markVerified(peer.name, peer.identityKey)
+      .then((marked) =>
+        this.#options.onUi(
+          marked
+            ? { type: "verified", peer: peer.name }
+            : { type: "error", code: "pin_failed", message: `${peer.name}'s key is not pinned yet.` },
+        ),
+      )
+  }
+
   #carryOut(intent: Intent): void {
     const link = this.#link
     switch (intent.type) {
       case "send.list":
         return link?.send({ type: "List" })
       case "send.request": {
-        const request = startChatRequest(this.#random)
         this.#endConversation()
+        const request = startChatRequest(this.#random)
         this.#conversation = { peer: intent.to, request }
-        return link?.send({
-          type: "Rtt",
-          to: intent.to,
-          nonce: request.nonce,
-          ephemeralKey: request.ephemeral.publicKey,
-        })
+        return link?.send({ type: "Rtt", to: intent.to, ...requesterHelloOf(request) })
       }
       case "send.accept":
         return this.#accept(intent.requester)
@@ -305,8 +472,7 @@ export class ClientSession {
         this.#endConversation()
         return link?.send({ type: "Refuse", requester: intent.requester })
       case "send.leave":
-        this.#endConversation()
-        return link?.send({ type: "Notify", peer: intent.peer })
+        return this.#leave(intent.peer)
       case "send.say":
         return this.#say(intent.text)
       case "send.quit":
@@ -314,77 +480,83 @@ export class ClientSession {
         return link?.close({ quit: true })
       case "complete":
         return this.#complete()
-      case "trust": {
-        const key = this.#conversation?.presentedKey
-        if (key === undefined) return
-        void this.#pin(intent.peer, key)
+      case "trust":
         return this.#options.onUi({ type: "trusted", peer: intent.peer })
-      }
       case "verify": {
-        const key = this.#conversation?.presentedKey
-        if (key === undefined) {
+        const peer = this.#conversation?.certified
+        if (peer === undefined) {
           return this.#options.onUi({
             type: "error",
             code: "no_peer",
             message: "No key has been presented for this peer yet.",
           })
         }
-        const trusted = this.#options.knownPeers.status(intent.peer, key) === "known"
+        const pins = this.#options.knownPeers
         return this.#options.onUi({
           type: "safety",
-          peer: intent.peer,
-          safety: this.#safety(intent.peer, key),
-          trusted,
+          peer: peer.name,
+          safety: safetyWith(this.#me, peer),
+          trusted: pins.status(peer.name, peer.identityKey) === "known",
+          verified: pins.isVerified(peer.name, peer.identityKey),
         })
       }
     }
   }
 
+  /** Leaves a chat with an authenticated goodbye that counts what we sent, or withdraws a request. */
+  #leave(peer: string): void {
+    const chat = this.#conversation?.chat
+    if (chat !== undefined) {
+      const bye = chat.sealBye()
+      if (Result.isSuccess(bye)) this.#link?.send({ type: "Message", envelope: bye.success })
+    }
+    this.#endConversation()
+    this.#link?.send({ type: "Notify", peer })
+  }
+
   #accept(requester: string): void {
     const conversation = this.#conversation
-    if (
-      conversation?.peer !== requester ||
-      conversation.incoming === undefined ||
-      conversation.presentedKey === undefined
-    )
-      return
+    const peer = conversation?.certified
+    if (conversation?.peer !== requester || conversation.incoming === undefined || peer === undefined) return
     const acceptance = acceptChatRequest({
       random: this.#random,
       me: this.#options.identity,
-      requester: { name: requester, identityKey: conversation.presentedKey },
-      requesterNonce: conversation.incoming.nonce,
-      requesterEphemeralKey: conversation.incoming.ephemeralKey,
+      requester: peer,
+      requesterHello: conversation.incoming,
     })
     if (Result.isFailure(acceptance)) return this.#failChat(requester, acceptance.failure.message, "Refuse")
     conversation.acceptance = acceptance.success
-    const { nonce, ephemeralKey, signature, confirmation } = acceptance.success
-    this.#link?.send({ type: "Accept", requester, nonce, ephemeralKey, signature, confirmation })
+    const { nonce, ephemeralKey, kemCiphertext, signature, confirmation } = acceptance.success
+    this.#link?.send({
+      type: "Accept",
+      requester,
+      nonce,
+      ephemeralKey,
+      kemCiphertext,
+      signature,
+      confirmation,
+    })
   }
 
   #complete(): void {
     const conversation = this.#conversation
     const accept = conversation?.accept
-    if (
-      conversation?.request === undefined ||
-      accept === undefined ||
-      conversation.presentedKey === undefined
-    )
-      return
+    const peer = conversation?.certified
+    if (conversation?.request === undefined || accept === undefined || peer === undefined) return
     const completed = completeChatRequest({
       request: conversation.request,
       me: this.#options.identity,
-      accepter: { name: conversation.peer, identityKey: conversation.presentedKey },
+      accepter: peer,
       accept,
     })
     if (Result.isFailure(completed)) return this.#failChat(conversation.peer, completed.failure.message)
-    conversation.chat = completed.success.chat
     this.#link?.send({
       type: "CcSessionEstablishment",
       accepter: conversation.peer,
       signature: completed.success.signature,
       confirmation: completed.success.confirmation,
     })
-    this.#ready(conversation)
+    this.#ready(conversation, completed.success.keys)
   }
 
   #say(text: string): void {

@@ -50,7 +50,7 @@ describe("onechat client --json", { timeout: 60_000 }, () => {
     const startedCarol = await carol.next()
     expect(startedAlice).toMatchObject({ type: "chat_started", peer: "carol" })
     expect(startedCarol).toMatchObject({ type: "chat_started", peer: "alice" })
-    expect(startedAlice.safety).toMatch(/^\d{5}( \d{5}){5}$/)
+    expect(startedAlice.safety).toMatch(/^\d{5}( \d{5}){11}$/) // two 30-digit fingerprints
     expect(startedAlice.safety).toBe(startedCarol.safety)
 
     alice.send("hello carol ✓")
@@ -82,6 +82,8 @@ describe("onechat client --json", { timeout: 60_000 }, () => {
     expect(await alice.next()).toMatchObject({ type: "chat_started", peer: "bob" })
     expect(await bob.next()).toMatchObject({ type: "chat_started", peer: "alice" })
     bob.kill()
+    // bob's process died: no goodbye came, so alice is warned that his last messages may be lost.
+    expect(await alice.next()).toMatchObject({ type: "messages_lost", peer: "bob", sent: null, received: 0 })
     expect(await alice.next()).toEqual({ type: "peer_left", peer: "bob" })
 
     alice.send("!quit")

@@ -1,9 +1,9 @@
 /**
  * Key tooling end to end, through real processes: a changed peer key blocks the chat until the
- * user runs !trust (on both sides of a request), and a revoked user is refused at login with a
- * clear sentence.
+ * user runs !trust (on both sides of a request), a revoked user is refused at login with a clear
+ * sentence, and so is a private key file that other users may read.
  */
-import { writeFile } from "node:fs/promises"
+import { chmod, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -13,7 +13,7 @@ import {
   generateIdentity,
 } from "../../src/crypto/identity.ts"
 import { systemRandom } from "../../src/crypto/primitives.ts"
-import { revokeUser } from "../../src/store/dev-pki.ts"
+import { addUser, revokeUser } from "../../src/store/dev-users.ts"
 import { type DevelopmentServer, type JsonClient, startDevelopmentServer } from "../support/processes.ts"
 
 const PASSPHRASE = "pinning test passphrase"
@@ -28,13 +28,14 @@ beforeAll(async () => {
 
 afterAll(() => world.stop())
 
-/** Bob gets a brand-new key, registered with the server (as if he reinstalled — or someone lied). */
+/** Bob gets a brand-new key, which the CA certifies (as if he reinstalled and asked the operator). */
 const replaceBobsKey = async () => {
   const key = generateIdentity(systemRandom)
-  await writeFile(join(dir, "users", "bob.pub"), exportPublicKeyPem(key.publicKey))
-  await writeFile(join(dir, "clients", "bob", "key.pem"), exportEncryptedPrivateKeyPem(key, PASSPHRASE), {
-    mode: 0o600,
-  })
+  await Effect.runPromise(revokeUser({ dir, name: "bob" }))
+  await Effect.runPromise(addUser({ dir, name: "bob", publicKeyPem: exportPublicKeyPem(key.publicKey) }))
+  // The cheapest scrypt cost keeps the test fast; the client reads it all the same (with a warning).
+  const pem = exportEncryptedPrivateKeyPem(key, PASSPHRASE, { scryptLogN: 10 })
+  await writeFile(join(dir, "clients", "bob", "key.pem"), pem, { mode: 0o600 })
 }
 
 const chat = async (requester: JsonClient, accepter: JsonClient) => {
@@ -79,9 +80,14 @@ describe("pinned keys", { timeout: 60_000 }, () => {
       peer: "bob",
       safety: changed.safety,
       trusted: false,
+      verified: false,
     })
     expect(alice.events.slice(seenBefore).some((event) => event.type === "chat_started")).toBe(false)
     alice.send("!trust")
+    expect(await alice.next("error")).toMatchObject({ code: "trust_needs_number" })
+    alice.send(`!trust ${firstSafety}`) // the number of the old key: nothing is trusted
+    expect(await alice.next("error")).toMatchObject({ code: "trust_mismatch" })
+    alice.send(`!trust ${changed.safety}`)
     expect(await alice.next("trusted")).toEqual({ type: "trusted", peer: "bob" })
     const aliceStarted = await alice.next("chat_started")
     const bobStarted = await bob.next("chat_started")
@@ -100,11 +106,12 @@ describe("pinned keys", { timeout: 60_000 }, () => {
     bob = client("bob")
     await bob.next("ready")
     bob.send("!request alice")
-    expect(await alice.next("key_changed")).toMatchObject({ peer: "bob" })
+    const changedAgain = await alice.next("key_changed")
+    expect(changedAgain).toMatchObject({ peer: "bob" })
     expect(await alice.next("request")).toEqual({ type: "request", from: "bob" })
     alice.send("!accept")
     expect(await alice.next("error")).toMatchObject({ code: "key_changed" })
-    alice.send("!trust")
+    alice.send(`!trust ${changedAgain.safety}`)
     await alice.next("trusted")
     alice.send("!accept")
     expect(await alice.next("chat_started")).toMatchObject({ peer: "bob" })
@@ -119,5 +126,22 @@ describe("pinned keys", { timeout: 60_000 }, () => {
     expect(String(error.message)).toMatch(/revoked/i)
     expect(await mallory.next()).toEqual({ type: "closed", reason: "login_failed" })
     expect(await mallory.exit).toBe(2)
+  })
+
+  it("a private key file that other users may read is refused before any connection", async () => {
+    const path = join(dir, "clients", "alice", "key.pem")
+    await chmod(path, 0o644)
+    try {
+      const alice = client("alice")
+      expect(await alice.next()).toEqual({
+        type: "error",
+        code: "login_failed",
+        message: `The private key for user "alice" at ${path} has mode 0644: other users may read or change it, so onechat refuses it (as ssh does). Run \`chmod 600 ${path}\` and try again.`,
+      })
+      expect(await alice.next()).toEqual({ type: "closed", reason: "login_failed" })
+      expect(await alice.exit).toBe(2)
+    } finally {
+      await chmod(path, 0o600)
+    }
   })
 })
