@@ -1,27 +1,21 @@
 /**
  * The `npm run attack` row "malicious-server": our own server with a supervisor that flips one bit
- * of one relayed end-to-end value per chat (identity key, nonce or ephemeral key in RTT or ACCEPT;
- * signature or confirmation in ACCEPT or CC_SESSION_ESTABLISHMENT), with no pin to help (first
+ * of one relayed end-to-end value per chat (certificate, nonce, ephemeral key or ML-KEM value in RTT
+ * or ACCEPT; signature or confirmation in ACCEPT or CC_SESSION_ESTABLISHMENT), with no pin to help (first
  * contact), and servers presenting certificates the client must refuse. A case is rejected when the
  * client's own check refuses it (docs/protocol.md §3.2, §8); healthy means every case was refused
  * and an honest chat still works on the same server afterwards. The user-facing side (UI events,
- * pinning, replays, misrouting) is test/adversarial/malicious-server.test.ts.
+ * pinning, replays, misrouting, substituted identities) is test/adversarial/malicious-server.test.ts
+ * and malicious-identity.test.ts.
  */
-import { Effect, Exit, Result, Scope } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import type { SupervisorEvent } from "../../src/actors/connection.events.ts"
 import type { SupervisorContext, SupervisorInputEvent } from "../../src/actors/supervisor.machine.ts"
 import { connectLink, LinkError } from "../../src/client/link.ts"
-import {
-  acceptChatRequest,
-  completeChatAcceptance,
-  completeChatRequest,
-  startChatRequest,
-} from "../../src/crypto/e2e.ts"
-import { systemRandom } from "../../src/crypto/primitives.ts"
 import { silentLogger } from "../../src/net/log.ts"
 import { serve } from "../../src/net/server.ts"
 import { type CertificateCase, certificateCases } from "../../test/adversarial/certificate-cases.ts"
-import { expectMessage, login } from "../../test/support/chat.ts"
+import { chatSteps, expectMessage, login } from "../../test/support/chat.ts"
 import { NOW } from "../../test/support/pki.ts"
 import { startTestServer, type TestServer, testServerConfig, userKey } from "../../test/support/server.ts"
 import { lyingSupervisor } from "../../test/support/supervisors.ts"
@@ -32,17 +26,27 @@ type Relay = "REQUEST_INCOMING" | "REQUEST_ACCEPTED" | "CHAT_ESTABLISHED"
 /** One bit flipped in one field of one relayed message, for the chat requested by `requester`. */
 interface Corruption {
   readonly relay: Relay
-  readonly field: "identityKey" | "nonce" | "ephemeralKey" | "signature" | "confirmation"
+  readonly field:
+    | "certificate"
+    | "nonce"
+    | "ephemeralKey"
+    | "kemKey"
+    | "kemCiphertext"
+    | "signature"
+    | "confirmation"
   readonly offset: number
 }
 
 const FIELDS: ReadonlyArray<Omit<Corruption, "offset"> & { readonly size: number }> = [
-  { relay: "REQUEST_INCOMING", field: "identityKey", size: 32 },
+  // Certificates are ~330 bytes: offsets past the end wrap around (see `flip`).
+  { relay: "REQUEST_INCOMING", field: "certificate", size: 330 },
   { relay: "REQUEST_INCOMING", field: "nonce", size: 32 },
   { relay: "REQUEST_INCOMING", field: "ephemeralKey", size: 32 },
-  { relay: "REQUEST_ACCEPTED", field: "identityKey", size: 32 },
+  { relay: "REQUEST_INCOMING", field: "kemKey", size: 1_184 },
+  { relay: "REQUEST_ACCEPTED", field: "certificate", size: 330 },
   { relay: "REQUEST_ACCEPTED", field: "nonce", size: 32 },
   { relay: "REQUEST_ACCEPTED", field: "ephemeralKey", size: 32 },
+  { relay: "REQUEST_ACCEPTED", field: "kemCiphertext", size: 1_088 },
   { relay: "REQUEST_ACCEPTED", field: "signature", size: 64 },
   { relay: "REQUEST_ACCEPTED", field: "confirmation", size: 32 },
   { relay: "CHAT_ESTABLISHED", field: "signature", size: 64 },
@@ -51,15 +55,16 @@ const FIELDS: ReadonlyArray<Omit<Corruption, "offset"> & { readonly size: number
 
 const flip = (bytes: Uint8Array, offset: number): Uint8Array => {
   const flipped = Uint8Array.from(bytes)
-  flipped[offset] = flipped[offset]! ^ 0x01
+  const at = offset % flipped.length
+  flipped[at] = flipped[at]! ^ 0x01
   return flipped
 }
 
 /** Applies the plan of `requester`'s chat, if any, to one relayed message. */
 const corrupt = <E extends SupervisorEvent>(message: E, plan: Corruption | undefined): E => {
   if (plan === undefined || plan.relay !== message.type) return message
-  if (plan.field === "identityKey" && "from" in message && typeof message.from === "object") {
-    return { ...message, from: { ...message.from, identityKey: flip(message.from.identityKey, plan.offset) } }
+  if (plan.field === "certificate" && "from" in message && typeof message.from === "object") {
+    return { ...message, from: { ...message.from, certificate: flip(message.from.certificate, plan.offset) } }
   }
   const value = (message as unknown as Record<string, Uint8Array>)[plan.field]
   return value === undefined ? message : { ...message, [plan.field]: flip(value, plan.offset) }
@@ -83,19 +88,20 @@ const relayCorrupted = (
     case "CHAT_REQUESTED": {
       const outcome = directory.request(user.name, event.to)
       if ("refused" in outcome) return false
-      const { nonce, ephemeralKey } = event
-      const message = { type: "REQUEST_INCOMING" as const, from: user, nonce, ephemeralKey }
+      const { nonce, ephemeralKey, kemKey } = event
+      const message = { type: "REQUEST_INCOMING" as const, from: user, nonce, ephemeralKey, kemKey }
       tell(outcome.target.connectionId, corrupt(message, plans.get(user.name)))
       return true
     }
     case "CHAT_ACCEPTED": {
       const peer = directory.advance(user.name, "accepter", event.requester, "requested", "establishing")
-      const { nonce, ephemeralKey, signature, confirmation } = event
+      const { nonce, ephemeralKey, kemCiphertext, signature, confirmation } = event
       const message = {
         type: "REQUEST_ACCEPTED" as const,
         from: user,
         nonce,
         ephemeralKey,
+        kemCiphertext,
         signature,
         confirmation,
       }
@@ -122,29 +128,16 @@ const agree = async (server: TestServer, names: readonly [string, string]): Prom
   for (const name of names) server.users.set(name, userKey(name))
   const [a, b] = await Promise.all(names.map((name) => login(server, name)))
   try {
-    const me = (i: 0 | 1) => ({ name: names[i], key: server.users.get(names[i])! })
-    const request = startChatRequest(systemRandom)
-    a!.send({ type: "Rtt", to: names[1], nonce: request.nonce, ephemeralKey: request.ephemeral.publicKey })
-    const rtt = await expectMessage(b!, "Rtt")
-    const acceptance = acceptChatRequest({
-      random: systemRandom,
-      me: me(1),
-      requester: { name: rtt.from, identityKey: rtt.identityKey },
-      requesterNonce: rtt.nonce,
-      requesterEphemeralKey: rtt.ephemeralKey,
-    })
-    if (Result.isFailure(acceptance)) return `accepter: ${acceptance.failure.message}`
-    const { nonce, ephemeralKey, signature, confirmation } = acceptance.success
-    b!.send({ type: "Accept", requester: names[0], nonce, ephemeralKey, signature, confirmation })
-    const accept = await expectMessage(a!, "Accept")
-    const accepter = { name: accept.from, identityKey: accept.identityKey }
-    const completed = completeChatRequest({ request, me: me(0), accepter, accept })
-    if (Result.isFailure(completed)) return `requester: ${completed.failure.message}`
-    const established = completed.success
-    a!.send({ type: "CcSessionEstablishment", accepter: names[1], ...established })
-    const cc = await expectMessage(b!, "CcSessionEstablishment")
-    const chat = completeChatAcceptance(acceptance.success.pending, cc)
-    return Result.isFailure(chat) ? `accepter: ${chat.failure.message}` : undefined
+    // chatSteps throws "<user>: <reason>" at the first check that refuses.
+    const steps = chatSteps(server)
+    const request = steps.request(a!, names[1])
+    const acceptance = steps.accept(b!, await expectMessage(b!, "Rtt"))
+    steps.complete(a!, request, await expectMessage(a!, "Accept"))
+    steps.finish(b!, acceptance, await expectMessage(b!, "CcSessionEstablishment"))
+    return undefined
+  } catch (error) {
+    if (error instanceof LinkError) throw error
+    return error instanceof Error ? error.message : String(error)
   } finally {
     a!.close({ quit: true })
     b!.close({ quit: true })
@@ -163,7 +156,12 @@ const refusesCertificate = async ({ setUp, refusal }: CertificateCase): Promise<
       serve(testServerConfig(), {
         credentials,
         log: silentLogger,
-        lookupUser: async () => ({ status: "registered", publicKey: userKey("alice").publicKey }),
+        // alice talks to nobody here: her certificate is never relayed.
+        lookupUser: async () => ({
+          status: "registered",
+          publicKey: userKey("alice").publicKey,
+          certificateDer: Uint8Array.of(0x30),
+        }),
       }).pipe(Scope.provide(scope)),
     )
     const link = await connectLink({

@@ -1,12 +1,13 @@
 /**
  * The baseline relays' client side (bench/baselines/relay-server.ts): connects both sides of a pair
  * over TLS 1.3 (trusting the dev CA, full handshake) or plain TCP, sends the hello, waits for the
- * pairing, and exposes the pair's lanes. Payloads are u64 counter ‖ filler with the length of the
- * onechat e2e envelope of the same chat text; a batch of payloads leaves in one write.
+ * pairing, and exposes the pair's lanes. Payloads are filler with the length of the onechat e2e
+ * envelope of the same chat text and a u64 counter where the envelope has its message number
+ * (lanes.ts, `writeCounter`); a batch of payloads leaves in one write.
  */
 import { connect as connectTcp, type Socket } from "node:net"
 import { connect as connectTls, createSecureContext, type SecureContext } from "node:tls"
-import { envelopeBytes, type Lane, type OpenPair, type PairSide } from "../generators/lanes.ts"
+import { envelopeBytes, type Lane, type OpenPair, type PairSide, writeCounter } from "../generators/lanes.ts"
 import { encodeFrames, FrameSplitter } from "./framing.ts"
 
 export type FramedTransport = { readonly kind: "tls"; readonly ca: string } | { readonly kind: "plain" }
@@ -90,8 +91,7 @@ const lane = (sender: PairSide, receiver: PairSide): Lane => {
     prepare: (count, size) =>
       Array.from({ length: count }, () => {
         const payload = Buffer.alloc(envelopeBytes(size), ++fillerByte & 0xff)
-        payload.writeUInt32BE(Math.floor(counter / 2 ** 32), 0)
-        payload.writeUInt32BE(counter % 2 ** 32, 4)
+        writeCounter(payload, counter)
         counter++
         return payload
       }),

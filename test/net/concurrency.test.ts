@@ -6,7 +6,7 @@
 import { Result } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { ClientLink } from "../../src/client/link.ts"
-import type { ChatChannel } from "../../src/crypto/e2e.ts"
+import type { ChatChannel } from "../../src/crypto/chat-channel.ts"
 import { establishChat, login } from "../support/chat.ts"
 import { startTestServer, type TestServer } from "../support/server.ts"
 
@@ -33,7 +33,8 @@ const collect = (link: ClientLink, chat: ChatChannel, expected: number) => {
       if (message.type !== "Message") return
       const opened = chat.open(message.envelope)
       if (Result.isFailure(opened)) failures.push(opened.failure.message)
-      else texts.push(opened.success)
+      else if (opened.success.kind === "text") texts.push(opened.success.text)
+      else failures.push(`unexpected ${opened.success.kind}`)
       if (texts.length + failures.length === expected) resolve()
     })
   })

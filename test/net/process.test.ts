@@ -78,7 +78,7 @@ describe("onechat server (a real process)", () => {
       ["alice", aliceKey],
       ["bob", bobKey],
     ])
-    const chat = await establishChat({ users }, alice, bob)
+    const chat = await establishChat({ users }, alice, bob, { now: () => new Date() }) // a folder made now
     say(alice, chat.requester, "before shutdown")
     expect(await hear(bob, chat.accepter)).toBe("before shutdown")
 

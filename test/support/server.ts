@@ -1,14 +1,14 @@
 /**
  * An in-process onechat server on 127.0.0.1 (free port) for integration tests: real TCP, real
- * keys (the test PKI), an in-memory user registry that tests can change while it runs.
+ * keys (the test PKI), an in-memory user registry that tests can change while it runs; registered
+ * users are answered with an identity certificate the test CA issues for their current key.
  */
 import { Effect, Exit, Scope } from "effect"
 import { type ConnectionLimits, defaultConnectionLimits } from "../../src/actors/connection.machine.ts"
-import { generateIdentity, type IdentityKeyPair } from "../../src/crypto/identity.ts"
+import type { IdentityKeyPair } from "../../src/crypto/identity.ts"
 import { type Logger, makeLogger, silentLogger } from "../../src/net/log.ts"
 import { type RunningServer, type ServerConfig, type ServerDeps, serve } from "../../src/net/server.ts"
-import { makeTestPki, type TestPki } from "./pki.ts"
-import { seededRandom } from "./random.ts"
+import { makeTestPki, type TestPki, userKey } from "./pki.ts"
 
 export interface TestServer {
   readonly server: RunningServer
@@ -32,7 +32,7 @@ export const testServerConfig = (overrides: Partial<ServerConfig> = {}): ServerC
   ...overrides,
 })
 
-export const userKey = (name: string): IdentityKeyPair => generateIdentity(seededRandom(`user-${name}`))
+export { userKey }
 
 let cachedPki: Promise<TestPki> | undefined
 
@@ -44,6 +44,8 @@ export const startTestServer = async (
     readonly log?: Logger | "stderr"
     readonly machine?: ServerDeps["machine"]
     readonly inspect?: ServerDeps["inspect"]
+    /** The server's credentials (e.g. stapling another CRL); default: the test PKI's server. */
+    readonly credentials?: (pki: TestPki) => Promise<ServerDeps["credentials"]>
   } = {},
 ): Promise<TestServer> => {
   cachedPki ??= makeTestPki()
@@ -59,14 +61,16 @@ export const startTestServer = async (
   })
   const server = await Effect.runPromise(
     serve(config, {
-      credentials: pki.server,
+      credentials: options.credentials === undefined ? pki.server : await options.credentials(pki),
       log,
       ...(options.machine === undefined ? {} : { machine: options.machine }),
       ...(options.inspect === undefined ? {} : { inspect: options.inspect }),
       lookupUser: async (name) => {
         if (revoked.has(name)) return { status: "revoked" }
         const key = users.get(name)
-        return key === undefined ? { status: "unknown" } : { status: "registered", publicKey: key.publicKey }
+        if (key === undefined) return { status: "unknown" }
+        const certificateDer = await pki.userCertificate(name, key.publicKey)
+        return { status: "registered", publicKey: key.publicKey, certificateDer }
       },
     }).pipe(Scope.provide(scope)),
   )

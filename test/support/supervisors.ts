@@ -4,7 +4,7 @@
  * when routing (malicious-server tests). Neither opens the direct chat line, so every MESSAGE
  * passes through the actors and `route`, where the fault or the lie sits.
  */
-import { enqueueActions } from "xstate"
+import { createMachine, enqueueActions } from "xstate"
 import type { SupervisorEvent } from "../../src/actors/connection.events.ts"
 import { connectionMachine } from "../../src/actors/connection.machine.ts"
 import {
@@ -47,9 +47,30 @@ export type Lie = (args: LieArgs) => boolean
 /** The genuine routing action, looked up by name like any implementation `provide` replaces. */
 const honestRoute = supervisorMachine.implementations.actions.route!
 
-/** Our supervisor, except that `lie` gets the first word on every routed event. */
-export const lyingSupervisor = (lie: Lie) =>
+/**
+ * A connection chart that, unlike ours, hands the client an RTT in every online state (a server
+ * not bound by our rule book: it may "ask" a user who is busy deciding on another request).
+ */
+const config = connectionMachine.config
+const online = config.states!.online!
+const anyRequestConnection = createMachine(
+  {
+    ...config,
+    states: {
+      ...config.states,
+      online: { ...online, on: { ...online.on, REQUEST_INCOMING: { actions: "deliverRequest" } } },
+    },
+  },
+  connectionMachine.implementations,
+) as unknown as typeof connectionMachine
+
+/**
+ * Our supervisor, except that `lie` gets the first word on every routed event; with
+ * `anyRequest`, its connections deliver a REQUEST_INCOMING in any online state.
+ */
+export const lyingSupervisor = (lie: Lie, options: { readonly anyRequest?: boolean } = {}) =>
   supervisorMachine.provide({
+    ...(options.anyRequest === true ? { actors: { connection: anyRequestConnection } } : {}),
     actions: {
       openChatLine: () => {},
       route: enqueueActions(({ context, event, enqueue }) => {

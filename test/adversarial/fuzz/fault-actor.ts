@@ -5,7 +5,7 @@
  * again, and the legitimate pair keeps chatting throughout. Test-only.
  */
 import { Result } from "effect"
-import { NotifyReason } from "../../../src/protocol/index.ts"
+import { MIN_ENVELOPE_BYTES, NotifyReason } from "../../../src/protocol/index.ts"
 import { establishChat, expectMessage, login } from "../../support/chat.ts"
 import { POISON, poisonedSupervisor } from "../../support/supervisors.ts"
 import { type AttackContext, type AttackReport, runAttack } from "./attack-harness.ts"
@@ -21,9 +21,9 @@ const oneFailure = async (context: AttackContext, victimName: string, peerName: 
   const chat = await establishChat(server, victim, peer)
   victim.send({ type: "Message", envelope: Result.getOrThrow(chat.requester.seal("fine")) })
   const fine = await expectMessage(peer, "Message")
-  if (Result.getOrThrow(chat.accepter.open(fine.envelope)) !== "fine")
-    fail("the chat did not work before the fault")
-  victim.send({ type: "Message", envelope: new Uint8Array(40).fill(POISON) })
+  const opened = Result.getOrThrow(chat.accepter.open(fine.envelope))
+  if (opened.kind !== "text" || opened.text !== "fine") fail("the chat did not work before the fault")
+  victim.send({ type: "Message", envelope: new Uint8Array(MIN_ENVELOPE_BYTES).fill(POISON) })
   const notify = await expectMessage(peer, "Notify", 5_000)
   if (notify.peer !== victimName || notify.reason !== NotifyReason.Failed)
     fail(`peer told ${JSON.stringify(notify)}`)

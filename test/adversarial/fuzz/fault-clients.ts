@@ -7,6 +7,11 @@
  * no ghost, and what a receiver got is an in-order prefix of what was sent. Test-only.
  */
 import type { ClientLink } from "../../../src/client/link.ts"
+import {
+  KEM_CIPHERTEXT_BYTES,
+  KEM_ENCAPSULATION_KEY_BYTES,
+  MIN_ENVELOPE_BYTES,
+} from "../../../src/protocol/constants.ts"
 import { type ClientMessage, NotifyReason, type ServerMessage } from "../../../src/protocol/index.ts"
 import { login } from "../../support/chat.ts"
 import { type AttackContext, type AttackReport, runAttack } from "./attack-harness.ts"
@@ -30,12 +35,14 @@ const rtt = (to: string): ClientMessage => ({
   to,
   nonce: bytes(32, 1),
   ephemeralKey: bytes(32, 9),
+  kemKey: bytes(KEM_ENCAPSULATION_KEY_BYTES, 7),
 })
 const accept = (requester: string): ClientMessage => ({
   type: "Accept",
   requester,
   nonce: bytes(32, 2),
   ephemeralKey: bytes(32, 9),
+  kemCiphertext: bytes(KEM_CIPHERTEXT_BYTES, 8),
   signature: bytes(64, 3),
   confirmation: bytes(32, 4),
 })
@@ -153,7 +160,7 @@ const chatting = async (context: AttackContext): Promise<[RawClient, ClientLink]
 }
 
 const envelope = (sequence: number): Uint8Array => {
-  const bytes = new Uint8Array(40)
+  const bytes = new Uint8Array(MIN_ENVELOPE_BYTES)
   new DataView(bytes.buffer).setBigUint64(0, BigInt(sequence))
   return bytes
 }

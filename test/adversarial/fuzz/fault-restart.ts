@@ -8,14 +8,12 @@
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect, Result } from "effect"
+import { Effect } from "effect"
 import { type ClientLink, connectLink, type LinkOptions } from "../../../src/client/link.ts"
-import { completeChatRequest, startChatRequest } from "../../../src/crypto/e2e.ts"
 import type { IdentityKeyPair } from "../../../src/crypto/identity.ts"
-import { systemRandom } from "../../../src/crypto/primitives.ts"
 import { loadClientKey, loadClientTrust } from "../../../src/store/credentials.ts"
 import { createDevelopmentPki } from "../../../src/store/dev-pki.ts"
-import { establishChat, expectMessage, hear, say } from "../../support/chat.ts"
+import { chatSteps, establishChat, expectMessage, hear, say } from "../../support/chat.ts"
 import {
   type JsonClient,
   type ServerProcess,
@@ -62,30 +60,19 @@ const jsonClient = (world: World, port: number, name: string): JsonClient => {
   return client
 }
 
+/** The agreement's steps, with certificates checked at the real time: this folder's PKI is made now. */
+const stepsOf = (world: World) => chatSteps({ users: world.keys }, () => new Date())
+
 /** bob (a link) asks alice (a `--json` client process) to chat, and says something. */
 const chatWithProcess = async (world: World, bob: ClientLink, alice: JsonClient): Promise<void> => {
   await alice.next("ready")
-  const request = startChatRequest(systemRandom)
-  bob.send({ type: "Rtt", to: "alice", nonce: request.nonce, ephemeralKey: request.ephemeral.publicKey })
+  const steps = stepsOf(world)
+  const request = steps.request(bob, "alice")
   await alice.next("request")
   alice.send("!accept")
-  const accept = await expectMessage(bob, "Accept", 10_000)
-  const completed = Result.getOrThrow(
-    completeChatRequest({
-      request,
-      me: { name: "bob", key: world.keys.get("bob")! },
-      accepter: { name: accept.from, identityKey: accept.identityKey },
-      accept,
-    }),
-  )
-  bob.send({
-    type: "CcSessionEstablishment",
-    accepter: "alice",
-    signature: completed.signature,
-    confirmation: completed.confirmation,
-  })
+  const { chat } = steps.complete(bob, request, await expectMessage(bob, "Accept", 10_000))
   await alice.next("chat_started")
-  say(bob, completed.chat, "before the crash")
+  say(bob, chat, "before the crash")
   expectEqual((await alice.next("message")).text, "before the crash", "alice heard")
 }
 
@@ -95,9 +82,12 @@ const liveChats = async (world: World, port: number) => {
   const [bob, carol, dave] = await Promise.all(
     ["bob", "carol", "dave"].map((name) => linkFor(world, port, name)),
   )
-  const chat = await establishChat({ users: world.keys }, carol!, dave!)
-  say(carol!, chat.requester, "before the crash")
-  expectEqual(await hear(dave!, chat.accepter), "before the crash", "dave heard")
+  const { requester, accepter } = await establishChat({ users: world.keys }, carol!, dave!, {
+    now: () => new Date(),
+    timeoutMs: 10_000,
+  })
+  say(carol!, requester, "before the crash")
+  expectEqual(await hear(dave!, accepter), "before the crash", "dave heard")
   await chatWithProcess(world, bob!, alice)
   return { alice, bob: bob!, carol: carol!, dave: dave! }
 }

@@ -8,7 +8,7 @@ import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import { Result } from "effect"
 import type { ClientLink } from "../../../src/client/link.ts"
-import type { ChatChannel } from "../../../src/crypto/e2e.ts"
+import type { ChatChannel } from "../../../src/crypto/chat-channel.ts"
 import { establishChat, login, say } from "../../support/chat.ts"
 import type { TestServer } from "../../support/server.ts"
 import { sleep } from "./runner.ts"
@@ -99,10 +99,13 @@ export const startPairProbe = async (
   }
 }
 
-/** The next chat message, opened. */
+/** The next chat message, opened: its text (a goodbye or a failure to open is an error). */
 const hearWithin = async (link: ClientLink, chat: ChatChannel, timeoutMs: number): Promise<string> => {
   const message = await link.next((m) => m.type === "Message", timeoutMs)
-  return message.type === "Message" ? Result.getOrThrow(chat.open(message.envelope)) : ""
+  if (message.type !== "Message") return ""
+  const content = Result.getOrThrow(chat.open(message.envelope))
+  if (content.kind !== "text") throw new Error(`expected a chat text, got ${content.kind}`)
+  return content.text
 }
 
 let gcFunction: (() => void) | undefined

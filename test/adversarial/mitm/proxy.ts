@@ -11,23 +11,25 @@
 import { createConnection, createServer, type Server, type Socket } from "node:net"
 import { Result } from "effect"
 import { type ClientLink, connectLink, type LinkClosed, LinkError } from "../../../src/client/link.ts"
+import { verifyPeer } from "../../../src/client/peer-identity.ts"
+import type { ChatChannel } from "../../../src/crypto/chat-channel.ts"
+import type { ChatRequest } from "../../../src/crypto/e2e.ts"
+import { bytesEqual, type Random } from "../../../src/crypto/primitives.ts"
 import {
-  acceptChatRequest,
-  type ChatChannel,
-  type ChatRequest,
-  completeChatAcceptance,
-  completeChatRequest,
-  startChatRequest,
-} from "../../../src/crypto/e2e.ts"
-import { bytesEqual, type Random, systemRandom } from "../../../src/crypto/primitives.ts"
-import {
+  AEAD_TAG_BYTES,
   ErrorCode,
   FRAME_HEADER_BYTES,
   FrameDecoder,
   FrameType,
+  KEM_ENCAPSULATION_KEY_BYTES,
+  KEY_BYTES,
+  NONCE_BYTES,
+  PROTOCOL_NAME,
+  RECORD_HEADER_BYTES,
   type ServerMessage,
   type ServerMessageOf,
 } from "../../../src/protocol/index.ts"
+import { chatSteps } from "../../support/chat.ts"
 import { NOW } from "../../support/pki.ts"
 import { type TestServer, userKey } from "../../support/server.ts"
 
@@ -517,61 +519,68 @@ class MitmRun {
 
   async #request(alice: ClientLink, bob: ClientLink) {
     this.proxy.phase = "request"
-    const request = startChatRequest(systemRandom)
-    const { nonce, ephemeral } = request
-    alice.send({ type: "Rtt", to: this.names[1], nonce, ephemeralKey: ephemeral.publicKey })
+    const request = chatSteps(this.server).request(alice, this.names[1])
     const rtt = await this.#expect(bob, "Rtt")
     this.#check(
       "RTT",
       rtt.from === this.names[0] &&
-        bytesEqual(rtt.identityKey, this.#key(0).publicKey) &&
-        bytesEqual(rtt.nonce, nonce) &&
-        bytesEqual(rtt.ephemeralKey, ephemeral.publicKey),
+        (await this.#certifies(bob, rtt.certificate, 0)) &&
+        bytesEqual(rtt.nonce, request.nonce) &&
+        bytesEqual(rtt.ephemeralKey, request.ephemeral.publicKey) &&
+        bytesEqual(rtt.kemKey, request.kem.encapsulationKey),
     )
     return { request, rtt }
   }
 
+  /**
+   * The relayed certificate is the one the test CA issued for that user's key, byte for byte, and
+   * the receiving client accepts it for that user.
+   */
+  async #certifies(link: ClientLink, certificate: Uint8Array, connection: 0 | 1): Promise<boolean> {
+    const name = this.names[connection]
+    const issued = await this.server.pki.userCertificate(name, this.#key(connection).publicKey)
+    const verified = verifyPeer({ ...link.peerTrust, now: () => NOW }, name, certificate)
+    return (
+      bytesEqual(certificate, issued) &&
+      Result.isSuccess(verified) &&
+      bytesEqual(verified.success.identityKey, this.#key(connection).publicKey)
+    )
+  }
+
+  /** Runs one agreement step for `who`; a refusal (the step throws) becomes E2eRejected. */
+  #agreement<T>(who: string, step: () => T): T {
+    try {
+      return step()
+    } catch (error) {
+      throw new E2eRejected(who, error instanceof Error ? error.message : String(error))
+    }
+  }
+
+  /**
+   * The end-to-end agreement through the proxy (chatSteps: certificate checks, hybrid agreement,
+   * ratchet), checking between steps that every relayed value arrived unaltered.
+   */
   async #establish(
     alice: ClientLink,
     bob: ClientLink,
     { request, rtt }: { request: ChatRequest; rtt: ServerMessageOf<"Rtt"> },
   ): Promise<{ readonly requester: ChatChannel; readonly accepter: ChatChannel }> {
     const [a, b] = this.names
+    const steps = chatSteps(this.server)
     this.proxy.phase = "e2e"
-    const acceptance = acceptChatRequest({
-      random: systemRandom,
-      me: { name: b, key: this.#key(1) },
-      requester: { name: rtt.from, identityKey: rtt.identityKey },
-      requesterNonce: rtt.nonce,
-      requesterEphemeralKey: rtt.ephemeralKey,
-    })
-    if (Result.isFailure(acceptance)) throw new E2eRejected(b, acceptance.failure.message)
-    const { nonce, ephemeralKey, signature, confirmation } = acceptance.success
-    bob.send({ type: "Accept", requester: a, nonce, ephemeralKey, signature, confirmation })
+    const acceptance = this.#agreement(b, () => steps.accept(bob, rtt))
     const accept = await this.#expect(alice, "Accept")
     this.#check(
       "ACCEPT",
       accept.from === b &&
-        bytesEqual(accept.identityKey, this.#key(1).publicKey) &&
-        bytesEqual(accept.nonce, nonce) &&
-        bytesEqual(accept.ephemeralKey, ephemeralKey) &&
-        bytesEqual(accept.signature, signature) &&
-        bytesEqual(accept.confirmation, confirmation),
+        (await this.#certifies(alice, accept.certificate, 1)) &&
+        bytesEqual(accept.nonce, acceptance.nonce) &&
+        bytesEqual(accept.ephemeralKey, acceptance.ephemeralKey) &&
+        bytesEqual(accept.kemCiphertext, acceptance.kemCiphertext) &&
+        bytesEqual(accept.signature, acceptance.signature) &&
+        bytesEqual(accept.confirmation, acceptance.confirmation),
     )
-    const completed = completeChatRequest({
-      request,
-      me: { name: a, key: this.#key(0) },
-      accepter: { name: b, identityKey: accept.identityKey },
-      accept,
-    })
-    if (Result.isFailure(completed)) throw new E2eRejected(a, completed.failure.message)
-    const established = completed.success
-    alice.send({
-      type: "CcSessionEstablishment",
-      accepter: b,
-      signature: established.signature,
-      confirmation: established.confirmation,
-    })
+    const established = this.#agreement(a, () => steps.complete(alice, request, accept))
     const cc = await this.#expect(bob, "CcSessionEstablishment")
     this.#check(
       "CC_SESSION_ESTABLISHMENT",
@@ -579,9 +588,8 @@ class MitmRun {
         bytesEqual(cc.signature, established.signature) &&
         bytesEqual(cc.confirmation, established.confirmation),
     )
-    const accepter = completeChatAcceptance(acceptance.success.pending, cc)
-    if (Result.isFailure(accepter)) throw new E2eRejected(b, accepter.failure.message)
-    return { requester: established.chat, accepter: accepter.success }
+    const accepter = this.#agreement(b, () => steps.finish(bob, acceptance, cc))
+    return { requester: established.chat, accepter }
   }
 
   async #chat(
@@ -608,10 +616,11 @@ class MitmRun {
   async #hear(link: ClientLink, who: string, chat: ChatChannel, sent: string[], received: string[]) {
     while (received.length < sent.length) {
       const message = await this.#expect(link, "Message")
-      const text = chat.open(message.envelope)
-      if (Result.isFailure(text)) throw new E2eRejected(who, text.failure.message)
-      received.push(text.success)
-      this.#check(`chat text ${JSON.stringify(text.success)}`, text.success === sent[received.length - 1])
+      const opened = chat.open(message.envelope)
+      if (Result.isFailure(opened)) throw new E2eRejected(who, opened.failure.message)
+      const text = opened.success.kind === "text" ? opened.success.text : `(${opened.success.kind})`
+      received.push(text)
+      this.#check(`chat text ${JSON.stringify(text)}`, text === sent[received.length - 1])
     }
   }
 
@@ -723,6 +732,36 @@ const forgeLike =
             : 5
     return Buffer.concat([frame.subarray(0, keep), random(frame.length - keep)])
   }
+
+const span = (from: number, to: number, step = 1): number[] =>
+  Array.from({ length: Math.ceil((to - from) / step) }, (_, i) => from + i * step)
+/** Inside one key or ciphertext a flip anywhere meets the same check: its edges and every 16th byte. */
+const field = (from: number, to: number): number[] => [...span(from, to, 16), to - 1]
+/** Frames up to this size have every byte flipped. */
+const SHORT_FRAME_BYTES = 200
+
+/**
+ * The offsets a test flips in `frame`: all of a short frame; of a long one (v3's CLIENT_HELLO with its
+ * ML-KEM key, a record carrying a certificate and a key) every framing and header byte, the edges of
+ * each field and every 16th byte inside it, so the test takes about as long as with v2's short frames.
+ */
+export const sampledOffsets = (frame: Uint8Array): number[] => {
+  if (frame.length <= SHORT_FRAME_BYTES) return span(0, frame.length)
+  if (frame[FRAME_HEADER_BYTES] === FrameType.ClientHello) {
+    const nonce = FRAME_HEADER_BYTES + 1 + PROTOCOL_NAME.length + 1
+    const key = nonce + NONCE_BYTES
+    const kem = key + KEY_BYTES
+    return [
+      ...span(0, nonce),
+      ...field(nonce, key),
+      ...field(key, kem),
+      ...field(kem, kem + KEM_ENCAPSULATION_KEY_BYTES),
+    ]
+  }
+  const body = FRAME_HEADER_BYTES + RECORD_HEADER_BYTES
+  const tag = frame.length - AEAD_TAG_BYTES
+  return [...new Set([...span(0, body), ...field(body, tag), ...span(tag, frame.length)])]
+}
 
 /** Flips of single bits (XOR 0x01) at `offsets` of the target frame. */
 export const flipsOf = (selected: Target, offsets: ReadonlyArray<number>): Attempt[] =>
@@ -905,6 +944,12 @@ export class MitmCampaign {
       selected,
       Array.from({ length }, (_, offset) => offset),
     )
+  }
+
+  /** Flips of the phase's every-byte target at `sampledOffsets` (all bytes of a short frame). */
+  sampledBytes(phase: Phase): Attempt[] {
+    const selected = EVERY_BYTE_TARGETS[phase]
+    return flipsOf(selected, sampledOffsets(this.honestFrame(selected)))
   }
 
   async run(attempts: ReadonlyArray<Attempt>): Promise<CampaignRow[]> {
