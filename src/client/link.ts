@@ -265,7 +265,9 @@ export const connectLink = (options: LinkOptions): Promise<ClientLink> =>
         if (outcome instanceof LinkError) fail(outcome)
         else if (outcome !== undefined) {
           settle()
-          resolve(new Link(socket, decoder, options.identity.name, outcome, frames.success, i + 1, options.trust))
+          resolve(
+            new Link(socket, decoder, options.identity.name, outcome, frames.success, i + 1, options.trust),
+          )
         }
       }
       // A bad length header after this chunk's frames (the Link checks it too once it exists).
