@@ -16,6 +16,7 @@ import { watchRevocations } from "../net/revocation-watch.ts"
 import { type ServerConfig, serve } from "../net/server.ts"
 import { loadServerCredentials } from "../store/credentials.ts"
 import { checkServerCrl, type ServerCrlState } from "../store/crl.ts"
+import { renewDevelopmentCrl } from "../store/dev-crl.ts"
 import { DEFAULT_DEVELOPMENT_USERS, ensureDevelopmentPki } from "../store/dev-pki.ts"
 import { DEFAULT_DATA_DIR, serverFolderOf } from "../store/layout.ts"
 import { UserRegistry } from "../store/registry.ts"
@@ -153,6 +154,25 @@ const checkCrlAtStart = (log: Logger, path: string, crl: ServerCrlState) => {
   return Effect.void
 }
 
+/** How often a running server looks whether a development CRL (CA beside it) is due. */
+const CRL_RENEWAL_CHECK = "6 hours"
+
+/** Renews the CRL of a development folder with the CA beside the server; logs, never fails. */
+const renewCrlBeside = (dir: string, log: Logger) =>
+  renewDevelopmentCrl(dir, new Date()).pipe(
+    Effect.tap((outcome) =>
+      Effect.sync(() => {
+        if (outcome.renewed)
+          log.info("crl.renewed", {
+            nextUpdate: outcome.nextUpdate.toISOString(),
+            why: "development folder: the CA is beside the server",
+          })
+      }),
+    ),
+    Effect.catch((error) => Effect.sync(() => log.warn("crl.renewal-failed", { error: error.message }))),
+    Effect.asVoid,
+  )
+
 export const serverCommand = Command.make("server", flags, (options) =>
   Effect.gen(function* () {
     const passphrase = process.env.ONECHAT_PASSPHRASE
@@ -164,7 +184,12 @@ export const serverCommand = Command.make("server", flags, (options) =>
     if (pki.created) yield* printDevelopmentPki(pki.dir, pki.users)
     const log = makeLogger({ format: options.logFormat, level: options.logLevel })
     const folder = serverFolderOf(options.dir)
+    yield* renewCrlBeside(options.dir, log)
     yield* checkCrlAtStart(log, folder.crl, yield* checkServerCrl(folder, new Date()))
+    // A development folder's CRL (CA beside the server) is renewed as it falls due, while running.
+    yield* Effect.forkScoped(
+      renewCrlBeside(options.dir, log).pipe(Effect.delay(CRL_RENEWAL_CHECK), Effect.forever),
+    )
     let credentials: ServerCredentials = yield* loadServerCredentials(options.dir)
     const registry = new UserRegistry(options.dir)
     yield* registry.prime()

@@ -6,7 +6,7 @@
  * CRL stops the server with a sentence naming `onechat ca crl`, keygen refuses a short passphrase.
  */
 import { X509Certificate } from "node:crypto"
-import { copyFile, readdir, readFile, rm, stat, writeFile } from "node:fs/promises"
+import { copyFile, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { Effect } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
@@ -123,14 +123,38 @@ describe("onechat ca and keygen", () => {
         keyFile: { scryptLogN: 10 },
       }),
     )
+    // The CA taken offline (as in real use): nothing beside the server can renew the CRL.
+    await rename(join(dir, "ca"), join(cwd, "offline-ca"))
     const run = await runOnechat(cwd, ["server", "--dir", "D", "--port", "0"])
     expect(run.code).toBe(1)
     expect(run.stderr).toContain(`onechat: The CRL ${join(dir, "server", "crl.pem")} is out of date`)
     expect(run.stderr).toContain('run "onechat ca crl --ca-dir CA"')
-    const renewed = await runOnechat(cwd, ["ca", "crl", "--ca-dir", "D/ca", "--server-dir", "D/server"])
+    const renewed = await runOnechat(cwd, ["ca", "crl", "--ca-dir", "offline-ca", "--server-dir", "D/server"])
     expect(renewed).toMatchObject({ code: 0, stderr: "" })
     const server = await startServerProcess(dir)
     stops.push(() => server.stop())
+  })
+
+  it("a development folder (CA beside the server) renews its stale CRL itself and serves", async () => {
+    const cwd = await temporaryFolder("onechat-stale-dev-")
+    const dir = join(cwd, "D")
+    const now = new Date(Date.now() - 8 * 86_400_000)
+    await Effect.runPromise(
+      createDevelopmentPki({
+        dir,
+        users: ["alice"],
+        passphrase: PASSPHRASE,
+        now,
+        keyFile: { scryptLogN: 10 },
+      }),
+    )
+    const stale = await readFile(join(dir, "server", "crl.pem"), "utf8")
+    const server = await startServerProcess(dir)
+    stops.push(() => server.stop())
+    const fresh = await readFile(join(dir, "server", "crl.pem"), "utf8")
+    expect(fresh).not.toBe(stale)
+    expect(await readFile(join(dir, "clients", "alice", "crl.pem"), "utf8")).toBe(fresh)
+    expect(server.stderr()).toContain("crl.renewed")
   })
 
   it("keygen refuses a chosen passphrase under 12 characters, and generates one when none is given", async () => {
