@@ -116,7 +116,13 @@ const afterLogin = (
   sent: ReadonlyArray<SentItem>,
   delivered: ServerMessage[],
 ): Extract<Expected, { readonly settle: "resolve" }> => {
-  for (const entry of sent) {
+  for (const [index, entry] of sent.entries()) {
+    if (!entry.genuine && entry.bytes.length === 0) {
+      // A record sealed, then truncated to nothing: nothing went out, but its counter was used, so
+      // any later record is a gap (protocol); with nothing after it, the server just closed (eof).
+      const later = sent.slice(index + 1).some((next) => next.bytes.length > 0)
+      return { settle: "resolve", delivered, closed: later ? "protocol" : "eof" }
+    }
     if (!entry.genuine) {
       // A genuine record ahead of the damage may be delivered first (the link then stops at the
       // damage, or at that record's own fatal ERROR).
