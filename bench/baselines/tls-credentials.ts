@@ -3,16 +3,16 @@
  * server (the dev PKI's server/server.cert.pem and server.key.pem, decrypted with
  * server/server.passphrase), and the CA certificate clients trust.
  */
-import { createPrivateKey } from "node:crypto"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
+import { Result } from "effect"
+import { ed25519PrivateKeyObject, importEncryptedPrivateKeyPem } from "../../src/crypto/identity.ts"
 
+/** The key is decrypted by onechat's own reader: OpenSSL refuses scrypt at N = 2^17, r = 8 (128 MiB). */
 export const tlsServerCredentials = (dir: string): { readonly key: string; readonly cert: string } => {
   const passphrase = readFileSync(join(dir, "server", "server.passphrase"), "utf8").split(/\r?\n/)[0]!
-  const key = createPrivateKey({
-    key: readFileSync(join(dir, "server", "server.key.pem"), "utf8"),
-    passphrase,
-  })
+  const pem = readFileSync(join(dir, "server", "server.key.pem"), "utf8")
+  const key = ed25519PrivateKeyObject(Result.getOrThrow(importEncryptedPrivateKeyPem(pem, passphrase)).seed)
   return {
     key: key.export({ type: "pkcs8", format: "pem" }).toString(),
     cert: readFileSync(join(dir, "server", "server.cert.pem"), "utf8"),
