@@ -13,6 +13,7 @@ import type { UiEvent } from "../client/session.events.ts"
 import { ClientSession } from "../client/session.ts"
 import type { IdentityKeyPair } from "../crypto/identity.ts"
 import { loadClientKeyFile, loadClientTrust } from "../store/credentials.ts"
+import { saveClientCrl } from "../store/crl.ts"
 import { dataLayout } from "../store/layout.ts"
 import { runInteractive } from "./client-interactive.ts"
 import { DEFAULT_PORT, dirFlag, hostFlag } from "./server-command.ts"
@@ -98,6 +99,18 @@ const prepare = async (options: Options, ask: (question: string) => Promise<stri
   return { key: key.success.key, trust: trust.success, knownPeers }
 }
 
+/**
+ * Keeps, in the user's folder, the freshest CA-signed CRL seen (the one the server stapled, already
+ * checked fresh at login): a later server that staples an older one cannot hide a revocation.
+ */
+const keepFreshestCrl = async (options: Options, crls: ReadonlyArray<Uint8Array>): Promise<void> => {
+  const folder = dataLayout(options.dir).client(options.name)
+  if (Result.isFailure(folder)) return
+  for (const crl of crls) {
+    await Effect.runPromise(Effect.result(saveClientCrl(folder.success.root, crl)))
+  }
+}
+
 const startSession = (
   options: Options,
   prepared: {
@@ -112,14 +125,17 @@ const startSession = (
     identity,
     knownPeers: prepared.knownPeers,
     onUi,
-    connect: () =>
-      connectLink({
+    connect: async () => {
+      const link = await connectLink({
         host: options.host,
         port: options.port,
         serverName: Option.getOrElse(options.serverName, () => options.host),
         trust: prepared.trust,
         identity,
-      }),
+      })
+      await keepFreshestCrl(options, link.peerTrust.crls)
+      return link
+    },
   })
   void session.start()
   return session

@@ -157,6 +157,33 @@ describe("onechat ca and keygen", () => {
     expect(server.stderr()).toContain("crl.renewed")
   })
 
+  it("a client keeps the freshest CRL the server stapled in its own folder", async () => {
+    const cwd = await temporaryFolder("onechat-client-crl-")
+    const dir = join(cwd, "D")
+    await Effect.runPromise(
+      createDevelopmentPki({ dir, users: ["alice"], passphrase: PASSPHRASE, keyFile: { scryptLogN: 10 } }),
+    )
+    const clientCrl = join(dir, "clients", "alice", "crl.pem")
+    const before = await readFile(clientCrl, "utf8")
+    await new Promise((resolve) => setTimeout(resolve, 1_100)) // a later thisUpdate (second resolution)
+    const renewed = await runOnechat(cwd, ["ca", "crl", "--ca-dir", "D/ca", "--server-dir", "D/server"])
+    expect(renewed).toMatchObject({ code: 0, stderr: "" })
+    const stapled = await readFile(join(dir, "server", "crl.pem"), "utf8")
+    expect(stapled).not.toBe(before)
+    expect(await readFile(clientCrl, "utf8")).toBe(before) // only the server's copy was renewed
+    const server = await startServerProcess(dir)
+    stops.push(() => server.stop())
+    const alice = startJsonClient("alice", {
+      dir,
+      port: server.port,
+      env: { ONECHAT_PASSPHRASE: PASSPHRASE },
+    })
+    await alice.next("ready")
+    alice.send("!quit")
+    await alice.next("closed")
+    expect(await readFile(clientCrl, "utf8")).toBe(stapled)
+  })
+
   it("keygen refuses a chosen passphrase under 12 characters, and generates one when none is given", async () => {
     const cwd = await temporaryFolder("onechat-keygen-")
     await writeFile(join(cwd, "short"), "too short\n")
