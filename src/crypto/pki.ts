@@ -119,19 +119,55 @@ export const issueServerCertificate = async (options: {
   readonly extendedKeyUsage?: ReadonlyArray<string>
 }): Promise<IssuedCertificate> => {
   const { ca, subjectPublicKey, dnsNames, ipAddresses, notBefore, notAfter } = options
-  if (subjectPublicKey.length !== 32) {
-    throw new RangeError("subjectPublicKey must be a raw 32-byte Ed25519 key")
-  }
   if (dnsNames.length + ipAddresses.length === 0) {
     throw new RangeError("A server certificate needs at least one name")
   }
   if (ipAddresses.some((ip) => isIP(ip) === 0)) {
     throw new RangeError("ipAddresses must be IPv4 or IPv6 addresses")
   }
+  const extendedKeyUsage = options.extendedKeyUsage ?? [x509.ExtendedKeyUsage.serverAuth]
+  return issueLeaf({
+    ca,
+    subjectPublicKey,
+    commonName: options.commonName,
+    notBefore,
+    notAfter,
+    random: options.random,
+    keyUsage: options.keyUsage ?? x509.KeyUsageFlags.digitalSignature,
+    extensions: [
+      ...(extendedKeyUsage.length > 0
+        ? [new x509.ExtendedKeyUsageExtension([...extendedKeyUsage], false)]
+        : []),
+      new x509.SubjectAlternativeNameExtension([
+        ...dnsNames.map((value) => ({ type: "dns" as const, value })),
+        ...ipAddresses.map((value) => ({ type: "ip" as const, value })),
+      ]),
+    ],
+  })
+}
+
+/**
+ * A leaf certificate signed by `ca` (CA:false, critical; the key usage given, critical; subject
+ * and authority key identifiers; a random positive 16-byte serial) with `extensions` added.
+ * Throws `RangeError` on a key that is not a raw Ed25519 key or dates in the wrong order.
+ */
+const issueLeaf = async (options: {
+  readonly ca: CertificateAuthority
+  readonly subjectPublicKey: Uint8Array
+  readonly commonName: string
+  readonly notBefore: Date
+  readonly notAfter: Date
+  readonly random: Random
+  readonly keyUsage: x509.KeyUsageFlags
+  readonly extensions: ReadonlyArray<x509.Extension>
+}): Promise<IssuedCertificate> => {
+  const { ca, subjectPublicKey, notBefore, notAfter } = options
+  if (subjectPublicKey.length !== 32) {
+    throw new RangeError("subjectPublicKey must be a raw 32-byte Ed25519 key")
+  }
   if (notAfter.getTime() <= notBefore.getTime()) throw new RangeError("notAfter must be later than notBefore")
   const caCertificate = new x509.X509Certificate(ca.certificateDer)
   const publicKey = await verifyingKey(subjectPublicKey)
-  const extendedKeyUsage = options.extendedKeyUsage ?? [x509.ExtendedKeyUsage.serverAuth]
   const serialNumber = randomSerial(options.random)
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber,
@@ -144,14 +180,8 @@ export const issueServerCertificate = async (options: {
     signingKey: await signingKey(ca.key),
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(options.keyUsage ?? x509.KeyUsageFlags.digitalSignature, true),
-      ...(extendedKeyUsage.length > 0
-        ? [new x509.ExtendedKeyUsageExtension([...extendedKeyUsage], false)]
-        : []),
-      new x509.SubjectAlternativeNameExtension([
-        ...dnsNames.map((value) => ({ type: "dns" as const, value })),
-        ...ipAddresses.map((value) => ({ type: "ip" as const, value })),
-      ]),
+      new x509.KeyUsagesExtension(options.keyUsage, true),
+      ...options.extensions,
       await x509.SubjectKeyIdentifierExtension.create(publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(caCertificate.publicKey),
     ],
@@ -182,36 +212,19 @@ export const issueUserCertificate = async (options: {
   const { ca, name, subjectPublicKey, notBefore } = options
   const notAfter = options.notAfter ?? new Date(notBefore.getTime() + USER_CERTIFICATE_VALIDITY_DAYS * DAY_MS)
   if (!isValidUserName(name)) throw new RangeError("name must be a valid onechat user name")
-  if (subjectPublicKey.length !== 32)
-    throw new RangeError("subjectPublicKey must be a raw 32-byte Ed25519 key")
-  if (notAfter.getTime() <= notBefore.getTime()) throw new RangeError("notAfter must be later than notBefore")
-  const caCertificate = new x509.X509Certificate(ca.certificateDer)
-  const publicKey = await verifyingKey(subjectPublicKey)
-  const serialNumber = randomSerial(options.random)
-  const certificate = await x509.X509CertificateGenerator.create({
-    serialNumber,
-    subject: [{ CN: [name] }],
-    issuer: caCertificate.subjectName,
+  return issueLeaf({
+    ca,
+    subjectPublicKey,
+    commonName: name,
     notBefore,
     notAfter,
-    signingAlgorithm: ED25519,
-    publicKey,
-    signingKey: await signingKey(ca.key),
+    random: options.random,
+    keyUsage: x509.KeyUsageFlags.digitalSignature,
     extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth], false),
       new x509.SubjectAlternativeNameExtension([{ type: "url", value: `${USER_URI_PREFIX}${name}` }], true),
-      await x509.SubjectKeyIdentifierExtension.create(publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(caCertificate.publicKey),
     ],
   })
-  const certificateDer = new Uint8Array(certificate.rawData)
-  return {
-    certificateDer,
-    certificatePem: derToPem(certificateDer, "CERTIFICATE"),
-    serialNumber: normalizeSerial(serialNumber),
-  }
 }
 
 /** Creates a CRL signed by `ca` listing `revokedSerials` (hex), revoked as of `thisUpdate`. */
