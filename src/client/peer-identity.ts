@@ -1,16 +1,13 @@
 /**
  * Who a chat peer is, decided by the client alone: the certificate the server relayed in RTT or
  * ACCEPT must chain to the client's CA, name the peer, be in date and not be revoked by any valid
- * CRL the client holds (the one the server stapled at login and its own copy); then the key is
- * compared with the pin (a second, visible line). The server cannot make a client accept a key the
- * CA did not certify. Pure apart from reading the pins. docs/protocol.md §8.3.
+ * CRL the client holds (the one the server stapled at login and its own copy). The server cannot
+ * make a client accept a key the CA did not certify. The pin is the session's second line
+ * (session.ts, known-peers.ts). Pure. docs/protocol.md §8.1.
  */
 import { Result } from "effect"
 import type { Party } from "../crypto/e2e.ts"
 import { type CertificateError, verifyUserCertificate } from "../crypto/pki.ts"
-import { matchesSafety, safetyNumber } from "../crypto/safety.ts"
-import type { KnownPeers } from "./known-peers.ts"
-import type { KeyStatus } from "./session.events.ts"
 
 /** What the client trusts to judge peers: the CA certificate and every CRL it holds. */
 export interface PeerTrust {
@@ -56,14 +53,3 @@ export const verifyPeer = (
   if (verified !== undefined) return Result.succeed(verified)
   return Result.fail(firstFailure!)
 }
-
-/** The pin's view of a certified key: new (never seen), known (pinned), changed (another key is pinned). */
-export const keyStatusOf = (pins: KnownPeers, peer: Party): KeyStatus =>
-  pins.status(peer.name, peer.identityKey)
-
-/** The 60-digit safety number of this user and `peer`. */
-export const safetyWith = (me: Party, peer: Party): string => safetyNumber(me, peer)
-
-/** True when what the user typed is this pair's safety number or the peer's own fingerprint. */
-export const typedSafetyMatches = (typed: string, me: Party, peer: Party): boolean =>
-  matchesSafety(typed, me, peer)

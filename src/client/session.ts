@@ -23,6 +23,7 @@ import {
 } from "../crypto/e2e.ts"
 import type { LoginIdentity } from "../crypto/handshake-client.ts"
 import { bytesEqual, type Random, systemRandom } from "../crypto/primitives.ts"
+import { matchesSafety, safetyNumber } from "../crypto/safety.ts"
 import {
   ErrorCode,
   errorCodeInfo,
@@ -33,7 +34,7 @@ import {
 import { parseCommand } from "./commands.ts"
 import type { KnownPeers } from "./known-peers.ts"
 import { type ClientLink, describeLinkClosed, type LinkClosed, LinkError } from "./link.ts"
-import { type CertifiedPeer, safetyWith, typedSafetyMatches, verifyPeer } from "./peer-identity.ts"
+import { type CertifiedPeer, verifyPeer } from "./peer-identity.ts"
 import type { CommandEvent, Intent, KeyStatus, SessionEvent, UiEvent } from "./session.events.ts"
 import { sessionMachine } from "./session.machine.ts"
 
@@ -215,7 +216,7 @@ export class ClientSession {
   #keyStatus(peer: Party): KeyStatus {
     const status = this.#options.knownPeers.status(peer.name, peer.identityKey)
     if (status === "changed") {
-      this.#options.onUi({ type: "key_changed", peer: peer.name, safety: safetyWith(this.#me, peer) })
+      this.#options.onUi({ type: "key_changed", peer: peer.name, safety: safetyNumber(this.#me, peer) })
     }
     return status
   }
@@ -345,7 +346,7 @@ export class ClientSession {
     }
     conversation.chat = ChatChannel.open(keys, this.#random)
     if (status === "new" || approved) void this.#pin(peer.name, peer.identityKey)
-    this.#fact({ type: "CHAT_READY", peer: peer.name, safety: safetyWith(this.#me, peer) })
+    this.#fact({ type: "CHAT_READY", peer: peer.name, safety: safetyNumber(this.#me, peer) })
   }
 
   /** A chat ended by the peer or the server: warn when the peer's goodbye is missing or counts more. */
@@ -414,7 +415,7 @@ export class ClientSession {
       })
       return false
     }
-    if (!typedSafetyMatches(command.code, this.#me, peer)) {
+    if (!matchesSafety(command.code, this.#me, peer)) {
       this.#options.onUi({
         type: "error",
         code: "trust_mismatch",
@@ -437,7 +438,7 @@ export class ClientSession {
         message: "Start a chat first: a number can be verified only for a key in use.",
       })
     }
-    if (!typedSafetyMatches(code, this.#me, peer)) {
+    if (!matchesSafety(code, this.#me, peer)) {
       return this.#options.onUi({
         type: "error",
         code: "verify_mismatch",
@@ -495,7 +496,7 @@ export class ClientSession {
         return this.#options.onUi({
           type: "safety",
           peer: peer.name,
-          safety: safetyWith(this.#me, peer),
+          safety: safetyNumber(this.#me, peer),
           trusted: pins.status(peer.name, peer.identityKey) === "known",
           verified: pins.isVerified(peer.name, peer.identityKey),
         })

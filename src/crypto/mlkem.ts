@@ -8,12 +8,13 @@
  */
 import { createPrivateKey, createPublicKey, decapsulate, encapsulate, type KeyObject } from "node:crypto"
 import { Data, Result } from "effect"
+import { KEM_CIPHERTEXT_BYTES, KEM_ENCAPSULATION_KEY_BYTES } from "../protocol/constants.ts"
 import { type Random, wipe } from "./primitives.ts"
 
 /** Raw encapsulation (public) key: 384·k + 32 bytes with k = 3. */
-export const MLKEM768_ENCAPSULATION_KEY_BYTES = 1_184
+export const MLKEM768_ENCAPSULATION_KEY_BYTES = KEM_ENCAPSULATION_KEY_BYTES
 /** Ciphertext: 32·(d_u·k + d_v) bytes = 32·(10·3 + 4). */
-export const MLKEM768_CIPHERTEXT_BYTES = 1_088
+export const MLKEM768_CIPHERTEXT_BYTES = KEM_CIPHERTEXT_BYTES
 export const MLKEM768_SHARED_SECRET_BYTES = 32
 /** The key generation seed d ‖ z (FIPS 203 §7.1, ML-KEM.KeyGen_internal). */
 export const MLKEM768_SEED_BYTES = 64
