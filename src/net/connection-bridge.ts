@@ -143,9 +143,8 @@ export class ConnectionBridge {
     socket.on("end", () => this.#guard(() => this.#onEnd()))
     socket.on("error", () => {}) // "close" follows; the error itself is not the client's business
     socket.on("close", () => this.#onSocketClosed())
-    // A message that cannot be encoded (a defect) ends this connection as INTERNAL, not the process.
-    actor.on("outbound", ({ messages }) => this.#guard(() => this.#queue(messages)))
-    actor.on("relay", ({ envelopes }) => this.#guard(() => this.#queue(envelopes)))
+    actor.on("outbound", ({ messages }) => this.#queueGuarded(messages))
+    actor.on("relay", ({ envelopes }) => this.#queueGuarded(envelopes))
     actor.on("close", (event) => this.#close(event.code, event.text))
   }
 
@@ -154,12 +153,29 @@ export class ConnectionBridge {
     try {
       step()
     } catch (error) {
-      this.#options.log.error("connection.internal-error", {
-        connection: this.#options.connectionId,
-        error: error instanceof Error ? error.message : String(error),
-      })
-      this.#fail(ErrorCode.Internal)
+      this.#internalError(error)
     }
+  }
+
+  /**
+   * `#queue` for what the actor emits: a message that cannot be encoded (a defect) ends this
+   * connection as INTERNAL instead of escaping into XState's emit (where it would be unhandled).
+   * No closure per event: this is the relay path.
+   */
+  #queueGuarded(items: ReadonlyArray<Outgoing>): void {
+    try {
+      this.#queue(items)
+    } catch (error) {
+      this.#internalError(error)
+    }
+  }
+
+  #internalError(error: unknown): void {
+    this.#options.log.error("connection.internal-error", {
+      connection: this.#options.connectionId,
+      error: error instanceof Error ? error.message : String(error),
+    })
+    this.#fail(ErrorCode.Internal)
   }
 
   #onData(chunk: Buffer): void {

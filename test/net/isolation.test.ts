@@ -6,10 +6,11 @@
 import { afterEach, describe, expect, it } from "vitest"
 import type { ClientLink } from "../../src/client/link.ts"
 import type { LogFields, Logger } from "../../src/net/log.ts"
-import { NotifyReason } from "../../src/protocol/index.ts"
+import { ErrorCode, NotifyReason } from "../../src/protocol/index.ts"
 import { establishChat, expectMessage, hear, login, say } from "../support/chat.ts"
+import { forgeRequest } from "../support/lies.ts"
 import { startTestServer, type TestServer } from "../support/server.ts"
-import { POISON, poisonedSupervisor } from "../support/supervisors.ts"
+import { lyingSupervisor, POISON, poisonedSupervisor } from "../support/supervisors.ts"
 
 const recorded: Array<{ event: string; fields: LogFields }> = []
 const recordingLogger: Logger = {
@@ -60,5 +61,39 @@ describe("one connection fails", () => {
     const erin = await login(server, "erin")
     links.push(erin)
     expect(erin.welcome.names).toEqual(["bob"])
+  })
+})
+
+describe("a message the server cannot encode (a defect)", () => {
+  it("ends that connection as INTERNAL, logged; the server keeps serving the others", async () => {
+    // The supervisor hands bob a request whose certificate is empty: the encoder refuses it.
+    server = await startTestServer({
+      users: ["alice", "bob", "carol"],
+      machine: lyingSupervisor(
+        forgeRequest((incoming) => ({
+          ...incoming,
+          from: { ...incoming.from, certificate: new Uint8Array(0) },
+        })),
+      ),
+      log: recordingLogger,
+    })
+    const [alice, bob, carol] = await Promise.all(
+      ["alice", "bob", "carol"].map(async (name) => {
+        const link = await login(server, name)
+        links.push(link)
+        return link
+      }),
+    )
+    alice!.send({
+      type: "Rtt",
+      to: "bob",
+      nonce: new Uint8Array(32),
+      ephemeralKey: new Uint8Array(32).fill(9),
+      kemKey: new Uint8Array(1184),
+    })
+    expect(await bob!.closed).toMatchObject({ reason: "server-error", code: ErrorCode.Internal })
+    expect(recorded.some((entry) => entry.event === "connection.internal-error")).toBe(true)
+    carol!.send({ type: "List" })
+    expect((await expectMessage(carol!, "List")).names).toEqual(["alice"])
   })
 })
