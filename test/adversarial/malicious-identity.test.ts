@@ -351,6 +351,39 @@ describe("the !trust injection (review, shared/reviews/repro/trust-toctou.mts)",
     await expect.poll(() => alice.knownPeers.status("bob", bobNew.publicKey)).toBe("known")
   })
 
+  it("requester: an RTT 'from bob' after bob's ACCEPT does not reset the pending decision", async () => {
+    // Not a crossed request any more (bob already answered): the injected RTT, with bob's genuine
+    // certificate and fresh values, must neither replace the conversation nor its ACCEPT.
+    const bobNew = generateIdentity(systemRandom)
+    let bobNow: OnlineUser | undefined
+    const server = await lyingServer(
+      injectRequest({
+        when: ({ event }) => event.type === "LIST_REQUESTED",
+        target: "alice",
+        get from() {
+          return bobNow!
+        },
+        values: requestValues,
+      }),
+    )
+    server.users.set("bob", bobNew)
+    bobNow = {
+      name: "bob",
+      identityKey: bobNew.publicKey,
+      certificate: await server.pki.userCertificate("bob", bobNew.publicKey),
+    }
+    const alice = await uiUser(server, "alice", { pins: { bob: userKey("bob").publicKey } })
+    const bob = await uiUser(server, "bob", { key: bobNew })
+    await requestAndAccept(alice, bob)
+    const changed = await alice.next("key_changed")
+    alice.command("!list")
+    expect(await alice.next("request_ignored")).toMatchObject({ from: "bob" })
+    alice.command(`!trust ${changed.safety}`)
+    await alice.next("chat_started")
+    await bob.next("chat_started")
+    expect(alice.count("request")).toBe(0)
+  })
+
   it("a number that is not the one of the key shown pins nothing and starts no chat", async () => {
     const { newKey, alice, bob } = await rekeyed(() => false)
     alice.command("!request bob")

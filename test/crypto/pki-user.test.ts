@@ -150,32 +150,27 @@ describe("verifyUserCertificate", () => {
   })
 
   it("refuses a server certificate presented as a user's, even one naming the user", async () => {
-    const server = await issueServerCertificate({
-      ca,
-      subjectPublicKey: bobKey.publicKey,
-      commonName: "bob",
-      dnsNames: ["bob"],
-      ipAddresses: [],
-      notBefore: daysFromNow(-1),
-      notAfter: daysFromNow(30),
-      random,
-    })
-    const error = refusal(verify({ certificateDer: server.certificateDer }))
+    /** A certificate for bob's key naming "bob", with the extended key usages given. */
+    const serverStyle = (extendedKeyUsage?: ReadonlyArray<string>) =>
+      issueServerCertificate({
+        ca,
+        subjectPublicKey: bobKey.publicKey,
+        commonName: "bob",
+        dnsNames: ["bob"],
+        ipAddresses: [],
+        notBefore: daysFromNow(-1),
+        notAfter: daysFromNow(30),
+        random,
+        ...(extendedKeyUsage === undefined ? {} : { extendedKeyUsage }),
+      })
+    const error = refusal(verify({ certificateDer: (await serverStyle()).certificateDer }))
     expect(error.problem).toBe("NotUserCertificate")
     expect(error.message).toContain('The certificate presented for user "bob" is not a onechat user identity')
-    // Without an EKU at all it is no user certificate either.
-    const bare = await issueServerCertificate({
-      ca,
-      subjectPublicKey: bobKey.publicKey,
-      commonName: "bob",
-      dnsNames: ["bob"],
-      ipAddresses: [],
-      notBefore: daysFromNow(-1),
-      notAfter: daysFromNow(30),
-      random,
-      extendedKeyUsage: [],
-    })
+    // Without an EKU at all it is no user certificate either; nor with both client and server auth.
+    const bare = await serverStyle([])
     expect(refusal(verify({ certificateDer: bare.certificateDer })).problem).toBe("NotUserCertificate")
+    const both = await serverStyle(["1.3.6.1.5.5.7.3.2", "1.3.6.1.5.5.7.3.1"]) // clientAuth, serverAuth
+    expect(refusal(verify({ certificateDer: both.certificateDer })).problem).toBe("NotUserCertificate")
   })
 
   it("refuses the CA certificate presented as a user's", () => {
