@@ -26,6 +26,22 @@ afterEach(async () => {
   await cleanUpRuns()
 })
 
+/** An `init` folder D (user alice, cheapest scrypt) in a new temporary folder, made at `now`. */
+const devFolder = async (prefix: string, now?: Date) => {
+  const cwd = await temporaryFolder(prefix)
+  const dir = join(cwd, "D")
+  await Effect.runPromise(
+    createDevelopmentPki({
+      dir,
+      users: ["alice"],
+      passphrase: PASSPHRASE,
+      keyFile: { scryptLogN: 10 },
+      ...(now === undefined ? {} : { now }),
+    }),
+  )
+  return { cwd, dir }
+}
+
 describe("onechat ca and keygen", () => {
   it("certify a key made on the user's side; the server needs only its folder; revoke disconnects", async () => {
     const cwd = await temporaryFolder("onechat-ca-")
@@ -94,11 +110,7 @@ describe("onechat ca and keygen", () => {
   })
 
   it("serves an init folder with its ca/ deleted", async () => {
-    const cwd = await temporaryFolder("onechat-noca-")
-    const dir = join(cwd, "D")
-    await Effect.runPromise(
-      createDevelopmentPki({ dir, users: ["alice"], passphrase: PASSPHRASE, keyFile: { scryptLogN: 10 } }),
-    )
+    const { dir } = await devFolder("onechat-noca-")
     await rm(join(dir, "ca"), { recursive: true })
     const server = await startServerProcess(dir)
     stops.push(() => server.stop())
@@ -111,18 +123,7 @@ describe("onechat ca and keygen", () => {
   })
 
   it("refuses to start the server with a stale CRL, naming the command that renews it", async () => {
-    const cwd = await temporaryFolder("onechat-stale-")
-    const dir = join(cwd, "D")
-    const now = new Date(Date.now() - 8 * 86_400_000)
-    await Effect.runPromise(
-      createDevelopmentPki({
-        dir,
-        users: ["alice"],
-        passphrase: PASSPHRASE,
-        now,
-        keyFile: { scryptLogN: 10 },
-      }),
-    )
+    const { cwd, dir } = await devFolder("onechat-stale-", new Date(Date.now() - 8 * 86_400_000))
     // The CA taken offline (as in real use): nothing beside the server can renew the CRL.
     await rename(join(dir, "ca"), join(cwd, "offline-ca"))
     const run = await runOnechat(cwd, ["server", "--dir", "D", "--port", "0"])
@@ -136,18 +137,7 @@ describe("onechat ca and keygen", () => {
   })
 
   it("a development folder (CA beside the server) renews its stale CRL itself and serves", async () => {
-    const cwd = await temporaryFolder("onechat-stale-dev-")
-    const dir = join(cwd, "D")
-    const now = new Date(Date.now() - 8 * 86_400_000)
-    await Effect.runPromise(
-      createDevelopmentPki({
-        dir,
-        users: ["alice"],
-        passphrase: PASSPHRASE,
-        now,
-        keyFile: { scryptLogN: 10 },
-      }),
-    )
+    const { dir } = await devFolder("onechat-stale-dev-", new Date(Date.now() - 8 * 86_400_000))
     const stale = await readFile(join(dir, "server", "crl.pem"), "utf8")
     const server = await startServerProcess(dir)
     stops.push(() => server.stop())
@@ -158,11 +148,7 @@ describe("onechat ca and keygen", () => {
   })
 
   it("a client keeps the freshest CRL the server stapled in its own folder", async () => {
-    const cwd = await temporaryFolder("onechat-client-crl-")
-    const dir = join(cwd, "D")
-    await Effect.runPromise(
-      createDevelopmentPki({ dir, users: ["alice"], passphrase: PASSPHRASE, keyFile: { scryptLogN: 10 } }),
-    )
+    const { cwd, dir } = await devFolder("onechat-client-crl-")
     const clientCrl = join(dir, "clients", "alice", "crl.pem")
     const before = await readFile(clientCrl, "utf8")
     await new Promise((resolve) => setTimeout(resolve, 1_100)) // a later thisUpdate (second resolution)
