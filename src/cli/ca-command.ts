@@ -306,7 +306,7 @@ const renewServer = Command.make(
       yield* Console.log(
         [
           `Renewed the server certificate ${path} (serial ${renewed.serialNumber}, ${options.days} days, names: ${[...renewed.names.dnsNames, ...renewed.names.ipAddresses].join(", ")}).`,
-          "Copy it to the server folder as server.cert.pem and restart the server.",
+          `Restart the server to use it (if ${options.serverDir} is a copy, put the file in the server's folder as server.cert.pem first).`,
         ].join("\n"),
       )
     }),

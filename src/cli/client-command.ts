@@ -16,6 +16,7 @@ import { loadClientKeyFile, loadClientTrust } from "../store/credentials.ts"
 import { saveClientCrl } from "../store/crl.ts"
 import { dataLayout } from "../store/layout.ts"
 import { runInteractive } from "./client-interactive.ts"
+import { parseServerAddress } from "./server-address.ts"
 import { DEFAULT_PORT, dirFlag, hostFlag } from "./server-command.ts"
 import { createTerminal } from "./terminal.ts"
 
@@ -27,6 +28,13 @@ const flags = {
     Flag.withFallbackConfig(Config.Int("ONECHAT_PORT")),
     Flag.withDefault(DEFAULT_PORT),
     Flag.withDescription(`Server port (env ONECHAT_PORT, default ${DEFAULT_PORT})`),
+  ),
+  server: Flag.String("server").pipe(
+    Flag.withFallbackConfig(Config.String("ONECHAT_SERVER")),
+    Flag.optional,
+    Flag.withDescription(
+      `The server, HOST[:PORT]: a name or an IP address, IPv6 in brackets before a port (env ONECHAT_SERVER; wins over --host/--port; default 127.0.0.1:${DEFAULT_PORT})`,
+    ),
   ),
   serverName: Flag.String("server-name").pipe(
     Flag.optional,
@@ -49,6 +57,7 @@ type Options = {
   readonly dir: string
   readonly host: string
   readonly port: number
+  readonly server: Option.Option<string>
   readonly serverName: Option.Option<string>
   readonly json: boolean
   readonly passphraseFile: Option.Option<string>
@@ -171,8 +180,29 @@ const runJson = async (options: Options): Promise<number> => {
   return exitCodeFor(reason)
 }
 
-export const clientCommand = Command.make("client", flags, (options) =>
+/**
+ * Where to connect: `--server HOST[:PORT]` (or ONECHAT_SERVER) when given, its port defaulting to
+ * `--port`; else `--host` and `--port`. The certificate is then checked against that host.
+ */
+const resolveServer = (options: Options): Result.Result<Options, string> => {
+  if (Option.isNone(options.server)) return Result.succeed(options)
+  return Result.map(parseServerAddress(options.server.value, options.port), ({ host, port }) => ({
+    ...options,
+    host,
+    port,
+  }))
+}
+
+export const clientCommand = Command.make("client", flags, (given) =>
   Effect.promise(async () => {
+    const resolved = resolveServer(given)
+    if (Result.isFailure(resolved)) {
+      process.stderr.write(
+        `onechat client: ${resolved.failure}\nRun "onechat client --help" for the flags.\n`,
+      )
+      process.exit(2)
+    }
+    const options = resolved.success
     const code = options.json
       ? await runJson(options)
       : await runInteractive(options, createTerminal({ input: process.stdin, output: process.stdout }), {

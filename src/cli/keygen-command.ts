@@ -92,7 +92,7 @@ export const keygenCommand = Command.make("keygen", flags, ({ name, dir, passphr
         `  2. They run: onechat ca issue ${name} --pubkey ${name}.pub.pem --ca-dir CA --out ${name}.cert.pem`,
         `     and copy ${name}.cert.pem to the server's users/ folder; they send you the CA certificate.`,
         `  3. Put the CA certificate in ${shellWord(folder)} as ca.cert.pem (check its fingerprint with them).`,
-        `  4. Chat: onechat client ${name} --dir ${shellWord(dir)} --host SERVER`,
+        `  4. Chat: onechat client ${name} --dir ${shellWord(dir)} --server SERVER[:PORT]`,
       ].join("\n"),
     )
   }),

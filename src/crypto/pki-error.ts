@@ -46,6 +46,15 @@ const problemSentences = {
 const userNameMismatch = (name: string, cert: string) =>
   `${cert} does not name that user (onechat:user:${name} is not its only subject alternative name, or its common name differs).`
 
+/**
+ * For a server certificate: the address the client connected to (or its --server-name) is not one
+ * the certificate names. Says what it does name, so the user can pick one.
+ */
+const serverNameMismatch = (name: string, hostNames: ReadonlyArray<string>) =>
+  hostNames.length === 0
+    ? `The server certificate names no host, so it is not valid for ${JSON.stringify(name)}.`
+    : `The server certificate does not name ${JSON.stringify(name)}: it is valid for ${hostNames.join(", ")} only. Connect to one of those (--server), or name one with --server-name.`
+
 export type CertificateErrorReason = keyof typeof reasonSentences
 export type CertificateProblem = keyof typeof problemSentences
 
@@ -59,6 +68,8 @@ export class CertificateError extends Data.TaggedError("CertificateError")<{
   readonly name?: string
   /** Set when the certificate was presented as user `user`'s identity (not the server's). */
   readonly user?: string
+  /** NameMismatch of a server certificate: the DNS names and IP addresses it does name. */
+  readonly hostNames?: ReadonlyArray<string>
 }> {
   override get message(): string {
     const at = this.date?.toISOString() ?? "an unknown date"
@@ -67,6 +78,9 @@ export class CertificateError extends Data.TaggedError("CertificateError")<{
         ? "The server certificate"
         : `The certificate presented for user ${JSON.stringify(this.user)}`
     if (this.user !== undefined && this.reason === "NameMismatch") return userNameMismatch(this.user, cert)
+    if (this.reason === "NameMismatch" && this.hostNames !== undefined) {
+      return serverNameMismatch(this.name ?? "", this.hostNames)
+    }
     const sentence: Sentence =
       this.problem === undefined ? reasonSentences[this.reason] : problemSentences[this.problem]
     return sentence(at, this.name ?? "", cert)

@@ -92,6 +92,8 @@ export interface IssuedByCa {
   readonly extendedKeyUsage: ReadonlyArray<string> | undefined
   /** The subjectAltName URIs (user certificates carry `onechat:user:NAME`). */
   readonly uris: ReadonlyArray<string>
+  /** The subjectAltName DNS names and IP addresses (a server certificate's hosts), in order. */
+  readonly hostNames: ReadonlyArray<string>
   /** The subject's common names. */
   readonly commonNames: ReadonlyArray<string>
   readonly serialNumber: string
@@ -156,14 +158,16 @@ export const issuedCertificate = (
 }
 
 // Node's own `X509Certificate.keyUsage` lists *extended* key usage OIDs, hence @peculiar/x509 here.
-const extensionFacts = (peculiar: x509.X509Certificate) => ({
-  keyUsage: peculiar.getExtension(x509.KeyUsagesExtension)?.usages ?? 0,
-  extendedKeyUsage: peculiar.getExtension(x509.ExtendedKeyUsageExtension)?.usages.map(String),
-  uris: (peculiar.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? [])
-    .filter((name) => name.type === "url")
-    .map((name) => name.value),
-  commonNames: peculiar.subjectName.getField("CN"),
-})
+const extensionFacts = (peculiar: x509.X509Certificate) => {
+  const altNames = peculiar.getExtension(x509.SubjectAlternativeNameExtension)?.names.items ?? []
+  return {
+    keyUsage: peculiar.getExtension(x509.KeyUsagesExtension)?.usages ?? 0,
+    extendedKeyUsage: peculiar.getExtension(x509.ExtendedKeyUsageExtension)?.usages.map(String),
+    uris: altNames.filter((name) => name.type === "url").map((name) => name.value),
+    hostNames: altNames.filter((name) => name.type === "dns" || name.type === "ip").map((name) => name.value),
+    commonNames: peculiar.subjectName.getField("CN"),
+  }
+}
 
 export type CrlProblem =
   | "CrlUnparsable"

@@ -280,7 +280,9 @@ export const verifyServerCertificate = (options: {
       ? certificate.node.checkIP(expectedName)
       : certificate.node.checkHost(expectedName, { subject: "never" }),
   )
-  if (matched === undefined) return fail("NameMismatch", { name: expectedName })
+  if (matched === undefined) {
+    return fail("NameMismatch", { name: expectedName, hostNames: certificate.hostNames })
+  }
   return Result.succeed(factsOf(certificate))
 }
 
@@ -393,6 +395,8 @@ const factsOf = (certificate: IssuedByCa & { readonly publicKey: Uint8Array }) =
   publicKey: certificate.publicKey.slice(),
   serialNumber: certificate.serialNumber,
   subject: certificate.subject,
+  /** The subjectAltName DNS names and IP addresses (what a server certificate is valid for). */
+  hostNames: certificate.hostNames,
   notAfter: new Date(certificate.validTo),
 })
 
@@ -412,6 +416,7 @@ const fail = (
     readonly date?: Date
     readonly name?: string
     readonly user?: string
+    readonly hostNames?: ReadonlyArray<string>
   } = {},
 ) => Result.fail(new CertificateError({ reason, ...facts }))
 
