@@ -186,6 +186,14 @@ export const startJsonClient = (
     ],
     { env: { ...process.env, ...options.env }, stdio: ["pipe", "pipe", "pipe"] },
   )
+  return jsonEventsOf(name, child)
+}
+
+/**
+ * The JSON-lines side of a running `onechat client --json` (started any way: directly, or by a
+ * shell running a documented command): its events, in order, taken one at a time.
+ */
+export const jsonEventsOf = (name: string, child: ChildProcess): JsonClient => {
   const events: JsonEvent[] = []
   const garbage: string[] = []
   const taken = new Set<JsonEvent>()
