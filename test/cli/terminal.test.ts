@@ -3,7 +3,7 @@
  * streams; prompt redraw, hidden echo and Ctrl-C/Ctrl-D run for real under a pseudo-terminal:
  * tmux drives fixtures/chat-driver.ts and its screen is captured and read back.
  */
-import { execFile, spawnSync } from "node:child_process"
+import { execFile } from "node:child_process"
 import { createHash } from "node:crypto"
 import { existsSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
@@ -20,6 +20,7 @@ import {
   type LineHandlers,
   MAX_SECRET_LENGTH,
 } from "../../src/cli/terminal.ts"
+import { needs, requireTool } from "../support/system-tools.ts"
 
 const pipes = () => {
   const input = new PassThrough()
@@ -229,7 +230,6 @@ describe("readHidden on a (fake) TTY input", () => {
 const execFileAsync = promisify(execFile)
 const ROOT = fileURLToPath(new URL("../..", import.meta.url))
 const FIXTURE = fileURLToPath(new URL("./fixtures/chat-driver.ts", import.meta.url))
-const HAS_TMUX = spawnSync("tmux", ["-V"]).status === 0
 const PANE_WIDTH = 100
 const WAIT_MS = 10_000
 
@@ -256,7 +256,7 @@ class Pane {
   }
 
   tmux(...args: string[]): Promise<{ stdout: string }> {
-    return execFileAsync("tmux", ["-S", join(this.folder, "socket"), "-f", "/dev/null", ...args])
+    return execFileAsync(requireTool("tmux"), ["-S", join(this.folder, "socket"), "-f", "/dev/null", ...args])
   }
 
   /** Literal text, as if typed. */
@@ -304,11 +304,7 @@ const peerNumbers = (rows: string[]): number[] =>
   })
 const highestPeer = (rows: string[]): number => Math.max(0, ...peerNumbers(rows))
 
-const PTY_SUITE = HAS_TMUX
-  ? "terminal under a pseudo-terminal (tmux)"
-  : "terminal under a pseudo-terminal: SKIPPED because tmux is not installed"
-
-describe.skipIf(!HAS_TMUX)(PTY_SUITE, () => {
+describe("terminal under a pseudo-terminal (tmux)", needs("tmux"), () => {
   let pane: Pane | undefined
   beforeAll(() => {
     const tsx = new URL("../../node_modules/.bin/tsx", import.meta.url)

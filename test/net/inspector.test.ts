@@ -21,6 +21,7 @@ import { InspectorTracker, type RunningInspector, startInspector } from "../../s
 import { establishChat, hear, login, say } from "../support/chat.ts"
 import { launchChromium } from "../support/chromium.ts"
 import { startTestServer, type TestServer } from "../support/server.ts"
+import { needs } from "../support/system-tools.ts"
 
 const SCREENSHOT = "test-output/inspector.png"
 const WAIT_MS = 10_000
@@ -89,7 +90,10 @@ const getWithHost = (port: number, host: string) =>
   })
 
 describe("live inspector", () => {
-  it("shows live counts and transitions in Chromium, and nothing secret", { timeout: 60_000 }, async () => {
+  it("shows live counts and transitions in Chromium, and nothing secret", {
+    timeout: 60_000,
+    ...needs("chromium"),
+  }, async () => {
     const { inspector, server } = await startInspected(false)
     const browser: Browser = await launchChromium()
     cleanups.push(() => browser.close())

@@ -1,12 +1,11 @@
 /**
  * Debian's Chromium driven by playwright-core, for browser tests. Never lets a package download
- * a browser of its own: the executable must be /usr/bin/chromium (CI installs it; .ci/run).
- * A missing browser is a failure with a clear message, not a skip.
+ * a browser of its own: the executable must be /usr/bin/chromium, which the test setup installs
+ * when it can (test/support/system-tools.ts). A test that launches it declares `needs("chromium")`
+ * and is skipped, with one line naming the package, when it is missing.
  */
-import { existsSync } from "node:fs"
 import { type Browser, chromium } from "playwright-core"
-
-export const CHROMIUM_PATH = "/usr/bin/chromium"
+import { requireTool } from "./system-tools.ts"
 
 /** Flags that work on these machines (closed network, running as root, no GPU). */
 const CHROMIUM_ARGS = [
@@ -21,11 +20,5 @@ const CHROMIUM_ARGS = [
 ]
 
 /** Launches headless Chromium; playwright gives it a fresh, empty profile (--user-data-dir) each time. */
-export const launchChromium = async (): Promise<Browser> => {
-  if (!existsSync(CHROMIUM_PATH)) {
-    throw new Error(
-      `${CHROMIUM_PATH} is missing: install Debian's Chromium (apt-get install -y chromium); .ci/run does it in CI`,
-    )
-  }
-  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS, headless: true })
-}
+export const launchChromium = async (): Promise<Browser> =>
+  chromium.launch({ executablePath: requireTool("chromium"), args: CHROMIUM_ARGS, headless: true })
