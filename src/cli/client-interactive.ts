@@ -3,8 +3,10 @@
  * printed above what you are typing, peer text sanitised, colours only on a terminal, and every
  * event as one readable sentence. The session logic lives in src/client/session.ts.
  */
+
+import { isIP } from "node:net"
 import type { KnownPeers } from "../client/known-peers.ts"
-import type { UiEvent } from "../client/session.events.ts"
+import type { NotFoundReason, ServerIdentity, UiEvent } from "../client/session.events.ts"
 import type { ClientSession } from "../client/session.ts"
 import type { IdentityKeyPair } from "../crypto/identity.ts"
 import { sanitizeForTerminal } from "./sanitize.ts"
@@ -24,12 +26,50 @@ interface Steps<P extends Prepared> {
 
 const names = (online: ReadonlyArray<string>): string => online.map(sanitizeForTerminal).join(", ")
 
+/** "Connected to NAME (DNS a, IP b), certificate SHA-256 AB:CD:…": the server as its certificate says. */
+const serverLine = (server: ServerIdentity): string => {
+  const commonName = /(?:^|\n)CN=([^\n]*)/.exec(server.subject)?.[1] ?? server.subject
+  const hosts = server.names.map((name) => `${isIP(name) === 0 ? "DNS" : "IP"} ${name}`).join(", ")
+  return sanitizeForTerminal(
+    `Connected to ${commonName}${hosts === "" ? "" : ` (${hosts})`}, certificate SHA-256 ${server.fingerprint}`,
+  )
+}
+
+const notFoundSentences: Record<NotFoundReason, (user: string) => string> = {
+  busy: (user) => `${user} is busy in another chat.`,
+  not_online: (user) => `${user} is not online.`,
+  yourself: () => "You cannot request a chat with yourself.",
+}
+
+const peerLeftSentence = (event: Extract<UiEvent, { type: "peer_left" }>): string => {
+  switch (event.reason) {
+    case "left":
+      return `${event.peer} left the chat.`
+    case "disconnected":
+      return `${event.peer} was disconnected.`
+    case "failed":
+      return `${event.peer}'s connection failed.`
+    case "withdrawn":
+      return `${event.peer} withdrew the request.`
+    case "expired":
+      return `The request ${event.direction === "outgoing" ? "to" : "from"} ${event.peer} expired (no answer within ${event.seconds} s).`
+  }
+}
+
+const closedSentence = (reason: string): string =>
+  reason === "quit"
+    ? "Bye."
+    : reason === "server_stopping"
+      ? "The server is shutting down."
+      : `Disconnected (${reason}).`
+
 /** One event → the lines a person reads. */
 export const formatUiEvent = (event: UiEvent, style: Style): ReadonlyArray<string> => {
   const peer = (name: string) => style.peer(sanitizeForTerminal(name))
   switch (event.type) {
     case "ready":
       return [
+        style.info(serverLine(event.server)),
         style.info(
           `Logged in as ${event.user}. ${event.online.length === 0 ? "No one else is available yet." : `Available: ${names(event.online)}`}`,
         ),
@@ -49,8 +89,10 @@ export const formatUiEvent = (event: UiEvent, style: Style): ReadonlyArray<strin
       return [style.info(`Request to ${event.to} withdrawn.`)]
     case "refused":
       return [style.info(`${event.by} refused the chat.`)]
+    case "request_declined":
+      return [style.info(`You declined ${event.from}'s request.`)]
     case "not_found":
-      return [style.info(`${sanitizeForTerminal(event.user)} is not available (offline, busy or unknown).`)]
+      return [style.info(notFoundSentences[event.reason](sanitizeForTerminal(event.user)))]
     case "chat_started":
       return [
         style.info(
@@ -61,7 +103,7 @@ export const formatUiEvent = (event: UiEvent, style: Style): ReadonlyArray<strin
     case "message":
       return [`${peer(event.from)}: ${sanitizeForTerminal(event.text)}`]
     case "peer_left":
-      return [style.info(`${event.peer} left the chat.`)]
+      return [style.info(peerLeftSentence(event))]
     case "chat_ended":
       return [style.info(`You left the chat with ${event.peer}.`)]
     case "key_changed":
@@ -92,7 +134,7 @@ export const formatUiEvent = (event: UiEvent, style: Style): ReadonlyArray<strin
     case "error":
       return [style.error(`error: ${event.message}`)]
     case "closed":
-      return [style.info(event.reason === "quit" ? "Bye." : `Disconnected (${event.reason}).`)]
+      return [style.info(closedSentence(event.reason))]
   }
 }
 

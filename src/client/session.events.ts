@@ -4,9 +4,23 @@
  * do (intents), and what the person or script is shown (UI events, the `--json` output).
  * Pure types; no I/O.
  */
+import type { ServerIdentity } from "../crypto/handshake-client.ts"
 
 /** How a peer's presented identity key compares with the pinned one (trust on first use). */
 export type KeyStatus = "new" | "known" | "changed"
+
+/**
+ * Why the conversation with a peer ended on their side (NOTIFY, docs/protocol.md §6.1): they left,
+ * were disconnected (or logged in elsewhere), their connection failed, they withdrew the request
+ * they sent you, or a request (yours or theirs) expired unanswered.
+ */
+export type PeerLeftReason = "left" | "disconnected" | "failed" | "withdrawn" | "expired"
+
+/** Why a request found no one (USER_NOT_FOUND, §6.1). */
+export type NotFoundReason = "not_online" | "busy" | "yourself"
+
+/** The server this client logged in to, as its verified certificate says (subject, names, fingerprint). */
+export type { ServerIdentity }
 
 /** Typed by the user (after parsing `!commands`). */
 export type CommandEvent =
@@ -16,7 +30,7 @@ export type CommandEvent =
   | { readonly type: "REFUSE" }
   | { readonly type: "CANCEL" }
   | { readonly type: "SAY"; readonly text: string }
-  /** `!quit`: leaves the chat (or pending request) when there is one, else exits. */
+  /** `!quit`: leaves the chat, withdraws your request or declines one to you; else exits. */
   | { readonly type: "QUIT" }
   /** `!verify [number]`: show the safety number; with the number the user compared, mark the key verified. */
   | { readonly type: "VERIFY"; readonly code?: string }
@@ -26,16 +40,26 @@ export type CommandEvent =
 
 /** Reported by the runtime: server messages after verification, and the connection's fate. */
 export type FactEvent =
-  | { readonly type: "LOGGED_IN"; readonly online: ReadonlyArray<string> }
+  | {
+      readonly type: "LOGGED_IN"
+      readonly online: ReadonlyArray<string>
+      readonly server: ServerIdentity
+    }
   | { readonly type: "ONLINE_LIST"; readonly online: ReadonlyArray<string> }
   | { readonly type: "REQUEST_RECEIVED"; readonly from: string; readonly keyStatus: KeyStatus }
-  | { readonly type: "REQUEST_NOT_FOUND"; readonly user: string; readonly reason: string }
+  | { readonly type: "REQUEST_NOT_FOUND"; readonly user: string; readonly reason: NotFoundReason }
   | { readonly type: "REQUEST_REFUSED"; readonly by: string }
   | { readonly type: "PEER_ACCEPTED"; readonly from: string; readonly keyStatus: KeyStatus }
   | { readonly type: "CHAT_READY"; readonly peer: string; readonly safety: string }
   | { readonly type: "CHAT_FAILED"; readonly peer: string; readonly message: string }
   | { readonly type: "MESSAGE_RECEIVED"; readonly text: string }
-  | { readonly type: "PEER_LEFT"; readonly peer: string }
+  /** NOTIFY; `waitedMs`: how long the request had been pending (for "expired"). */
+  | {
+      readonly type: "PEER_LEFT"
+      readonly peer: string
+      readonly reason: PeerLeftReason
+      readonly waitedMs?: number
+    }
   | { readonly type: "SERVER_ERROR"; readonly code: string; readonly message: string }
   | { readonly type: "CONNECTION_CLOSED"; readonly reason: string; readonly message: string }
 
@@ -60,16 +84,36 @@ export type Intent =
 
 /** Shown to the person, or printed as one JSON object per line in `--json` mode. */
 export type UiEvent =
-  | { readonly type: "ready"; readonly user: string; readonly online: ReadonlyArray<string> }
+  | {
+      readonly type: "ready"
+      readonly user: string
+      readonly online: ReadonlyArray<string>
+      readonly server: ServerIdentity
+    }
   | { readonly type: "list"; readonly online: ReadonlyArray<string> }
   | { readonly type: "request_sent"; readonly to: string }
   | { readonly type: "request"; readonly from: string }
   | { readonly type: "request_cancelled"; readonly to: string }
   | { readonly type: "refused"; readonly by: string }
-  | { readonly type: "not_found"; readonly user: string }
+  /** You answered `from`'s request with no (`!refuse`, or `!quit` while being asked). */
+  | { readonly type: "request_declined"; readonly from: string }
+  | { readonly type: "not_found"; readonly user: string; readonly reason: NotFoundReason }
   | { readonly type: "chat_started"; readonly peer: string; readonly safety: string }
   | { readonly type: "message"; readonly from: string; readonly text: string }
-  | { readonly type: "peer_left"; readonly peer: string }
+  | {
+      readonly type: "peer_left"
+      readonly peer: string
+      readonly reason: Exclude<PeerLeftReason, "expired">
+    }
+  /** A request expired unanswered: yours to `peer` (outgoing) or theirs to you (incoming). */
+  | {
+      readonly type: "peer_left"
+      readonly peer: string
+      readonly reason: "expired"
+      readonly direction: "outgoing" | "incoming"
+      /** How long it had been pending, as this client measured it (tenths below 10 s). */
+      readonly seconds: number
+    }
   | { readonly type: "chat_ended"; readonly peer: string }
   | { readonly type: "key_changed"; readonly peer: string; readonly safety: string }
   | {
@@ -95,6 +139,10 @@ export type UiEvent =
     }
   | { readonly type: "help"; readonly commands: ReadonlyArray<string> }
   | { readonly type: "error"; readonly code: string; readonly message: string }
+  /**
+   * Last event. `reason`: "quit", "login_failed", "server_stopping", "server_closed",
+   * "connection_lost", or the server's fatal error code in snake case ("session_replaced", …).
+   */
   | { readonly type: "closed"; readonly reason: string }
 
 export type SessionEmitted =
@@ -109,6 +157,6 @@ export const HELP_LINES: ReadonlyArray<string> = [
   "!verify [number]   show the safety number with your peer; with the number you compared, mark it verified",
   "!trust <number>    accept your peer's changed key: type the safety number you compared",
   "!help              this list",
-  "!quit              leave the chat; outside a chat, exit",
+  "!quit              leave the chat, withdraw your request or decline one; otherwise exit",
   "anything else      in a chat: send it as a message",
 ]

@@ -9,6 +9,7 @@ import {
   HELP_LINES,
   type Intent,
   type KeyStatus,
+  type PeerLeftReason,
   type SessionEmitted,
   type SessionEvent,
   type UiEvent,
@@ -17,6 +18,8 @@ import {
 export interface SessionContext {
   readonly user: string
   readonly peer: string | undefined
+  /** Who asked whom in the current conversation. */
+  readonly role: "requester" | "accepter" | undefined
   /** Status of the key the current peer presented. */
   readonly keyStatus: KeyStatus | undefined
   readonly closeReason: string
@@ -25,6 +28,20 @@ export interface SessionContext {
 const ui = (event: UiEvent): SessionEmitted => ({ type: "ui", event })
 const intent = (value: Intent): SessionEmitted => ({ type: "intent", intent: value })
 const fail = (code: string, message: string): SessionEmitted => ui({ type: "error", code, message })
+
+/** Whole seconds, or tenths below 10 s (a short request timeout still reads right). */
+const secondsOf = (ms: number): number => (ms < 10_000 ? Math.round(ms / 100) / 10 : Math.round(ms / 1000))
+
+const peerLeft = (context: SessionContext, reason: PeerLeftReason, waitedMs: number | undefined): UiEvent =>
+  reason === "expired"
+    ? {
+        type: "peer_left",
+        peer: context.peer ?? "",
+        reason,
+        direction: context.role === "accepter" ? "incoming" : "outgoing",
+        seconds: secondsOf(waitedMs ?? 0),
+      }
+    : { type: "peer_left", peer: context.peer ?? "", reason }
 
 export const sessionMachine = setup({
   types: {
@@ -42,11 +59,15 @@ export const sessionMachine = setup({
       ((event.type === "CHAT_READY" || event.type === "CHAT_FAILED") && event.peer === context.peer) ||
       (event.type === "PEER_ACCEPTED" && event.from === context.peer),
     keyChanged: ({ context }) => context.keyStatus === "changed",
+    /** An orderly stop of the server is not an error: the closing line says it. */
+    serverStopping: ({ event }) => event.type === "CONNECTION_CLOSED" && event.reason === "server_stopping",
     acceptedWithChangedKey: ({ event }) => event.type === "PEER_ACCEPTED" && event.keyStatus === "changed",
   },
   actions: {
     showReady: emit(({ context, event }) =>
-      ui({ type: "ready", user: context.user, online: event.type === "LOGGED_IN" ? event.online : [] }),
+      event.type === "LOGGED_IN"
+        ? ui({ type: "ready", user: context.user, online: event.online, server: event.server })
+        : fail("internal", "Unexpected event."),
     ),
     showList: emit(({ event }) =>
       ui({ type: "list", online: event.type === "ONLINE_LIST" ? event.online : [] }),
@@ -56,20 +77,25 @@ export const sessionMachine = setup({
       event.type === "SERVER_ERROR" ? fail(event.code, event.message) : fail("internal", "Unexpected event."),
     ),
     showNotFound: emit(({ event }) =>
-      ui({ type: "not_found", user: event.type === "REQUEST_NOT_FOUND" ? event.user : "" }),
+      event.type === "REQUEST_NOT_FOUND"
+        ? ui({ type: "not_found", user: event.user, reason: event.reason })
+        : fail("internal", "Unexpected event."),
     ),
     sendList: emit(() => intent({ type: "send.list" })),
     rememberTarget: assign({
       peer: ({ event }) => (event.type === "REQUEST" ? event.user : undefined),
+      role: "requester" as const,
       keyStatus: undefined,
     }),
     sendRequest: emit(({ context }) => intent({ type: "send.request", to: context.peer ?? "" })),
     showRequestSent: emit(({ context }) => ui({ type: "request_sent", to: context.peer ?? "" })),
     rememberRequester: assign({
       peer: ({ event }) => (event.type === "REQUEST_RECEIVED" ? event.from : undefined),
+      role: "accepter" as const,
       keyStatus: ({ event }) => (event.type === "REQUEST_RECEIVED" ? event.keyStatus : undefined),
     }),
     showRequest: emit(({ context }) => ui({ type: "request", from: context.peer ?? "" })),
+    showDeclined: emit(({ context }) => ui({ type: "request_declined", from: context.peer ?? "" })),
     rememberAcceptance: assign({
       keyStatus: ({ event }) => (event.type === "PEER_ACCEPTED" ? event.keyStatus : undefined),
     }),
@@ -98,9 +124,13 @@ export const sessionMachine = setup({
         text: event.type === "MESSAGE_RECEIVED" ? event.text : "",
       }),
     ),
-    showPeerLeft: emit(({ context }) => ui({ type: "peer_left", peer: context.peer ?? "" })),
+    showPeerLeft: emit(({ context, event }) =>
+      event.type === "PEER_LEFT"
+        ? ui(peerLeft(context, event.reason, event.waitedMs))
+        : fail("internal", "Unexpected event."),
+    ),
     showChatEnded: emit(({ context }) => ui({ type: "chat_ended", peer: context.peer ?? "" })),
-    forgetPeer: assign({ peer: undefined, keyStatus: undefined }),
+    forgetPeer: assign({ peer: undefined, role: undefined, keyStatus: undefined }),
     sendQuit: emit(() => intent({ type: "send.quit" })),
     closeOnQuit: assign({ closeReason: "quit" }),
     closeOnConnection: assign({
@@ -115,7 +145,10 @@ export const sessionMachine = setup({
     noPeer: emit(() => fail("no_peer", "There is no peer to verify or trust right now.")),
     nothingToCancel: emit(() => fail("no_request", "You have no pending request to cancel.")),
     busy: emit(() => fail("busy", "Finish the current request or chat first (!cancel, !refuse or !quit).")),
-    cannotTalkToSelf: emit(() => fail("not_found", "You cannot chat with yourself.")),
+    /** Caught here, before anything is sent: the same event the server's USER_NOT_FOUND (3) gives. */
+    cannotTalkToSelf: emit(({ context }) =>
+      ui({ type: "not_found", user: context.user, reason: "yourself" }),
+    ),
     keyChangedBlocks: emit(() =>
       fail(
         "key_changed",
@@ -131,11 +164,15 @@ export const sessionMachine = setup({
   context: ({ input }) => ({
     user: input.user,
     peer: undefined,
+    role: undefined,
     keyStatus: undefined,
     closeReason: "closed",
   }),
   on: {
-    CONNECTION_CLOSED: { target: ".closed", actions: ["closeOnConnection", "showConnectionError"] },
+    CONNECTION_CLOSED: [
+      { guard: "serverStopping", target: ".closed", actions: "closeOnConnection" },
+      { target: ".closed", actions: ["closeOnConnection", "showConnectionError"] },
+    ],
   },
   states: {
     connecting: {
@@ -214,6 +251,7 @@ export const sessionMachine = setup({
                   target: "#session.online.idle",
                   actions: ["sendLeave", "showCancelled", "forgetPeer"],
                 },
+                // !quit ends the innermost thing first: your own pending request is withdrawn.
                 QUIT: {
                   target: "#session.online.idle",
                   actions: ["sendLeave", "showCancelled", "forgetPeer"],
@@ -228,7 +266,15 @@ export const sessionMachine = setup({
                   { guard: "keyChanged", actions: "keyChangedBlocks" },
                   { target: "#session.online.chatting.establishing", actions: "sendAccept" },
                 ],
-                REFUSE: { target: "#session.online.idle", actions: ["sendRefuse", "forgetPeer"] },
+                REFUSE: {
+                  target: "#session.online.idle",
+                  actions: ["sendRefuse", "showDeclined", "forgetPeer"],
+                },
+                // Someone is asking: !quit declines (REFUSE, so they learn it at once); a second !quit exits.
+                QUIT: {
+                  target: "#session.online.idle",
+                  actions: ["sendRefuse", "showDeclined", "forgetPeer"],
+                },
                 TRUST: [
                   { guard: "keyChanged", actions: ["trust", "markTrusted"] },
                   { actions: "keyNotChanged" },
@@ -255,6 +301,11 @@ export const sessionMachine = setup({
               on: {
                 TRUST: { target: "establishing", actions: ["trust", "markTrusted", "complete"] },
                 CANCEL: {
+                  target: "#session.online.idle",
+                  actions: ["sendLeave", "showCancelled", "forgetPeer"],
+                },
+                // No chat has started yet: !quit withdraws the request, like !cancel.
+                QUIT: {
                   target: "#session.online.idle",
                   actions: ["sendLeave", "showCancelled", "forgetPeer"],
                 },

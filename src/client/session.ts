@@ -29,13 +29,22 @@ import {
   errorCodeInfo,
   MAX_TEXT_BYTES,
   NotFoundReason,
+  NotifyReason,
   type ServerMessage,
 } from "../protocol/index.ts"
 import { parseCommand } from "./commands.ts"
 import type { KnownPeers } from "./known-peers.ts"
 import { type ClientLink, describeLinkClosed, type LinkClosed, LinkError } from "./link.ts"
 import { type CertifiedPeer, verifyPeer } from "./peer-identity.ts"
-import type { CommandEvent, Intent, KeyStatus, SessionEvent, UiEvent } from "./session.events.ts"
+import type {
+  CommandEvent,
+  Intent,
+  KeyStatus,
+  NotFoundReason as NotFoundReasonName,
+  PeerLeftReason,
+  SessionEvent,
+  UiEvent,
+} from "./session.events.ts"
 import { sessionMachine } from "./session.machine.ts"
 
 export interface SessionOptions {
@@ -46,11 +55,15 @@ export interface SessionOptions {
   readonly random?: Random
   /** Clock for peer certificates; default `() => new Date()`. */
   readonly now?: () => Date
+  /** Monotonic milliseconds, to say how long an expired request waited; default `performance.now`. */
+  readonly clock?: () => number
 }
 
 /** What the runtime knows about the current conversation, crypto included. */
 interface Conversation {
   readonly peer: string
+  /** When the request was sent or arrived (`clock`). */
+  readonly since: number
   /** The peer as its CA certificate (relayed by the server, verified here) says. */
   certified?: CertifiedPeer
   /** The changed key the user trusted by typing its safety number (pinned once the agreement verifies). */
@@ -67,12 +80,20 @@ interface Conversation {
 const snake = (name: string): string =>
   name.replace(/[A-Z]/g, (c, i: number) => `${i === 0 ? "" : "_"}${c.toLowerCase()}`)
 
-const notFoundReason = (reason: number): string =>
+const notFoundReason = (reason: number): NotFoundReasonName =>
   reason === NotFoundReason.Busy ? "busy" : reason === NotFoundReason.Yourself ? "yourself" : "not_online"
+
+const peerLeftReasons: Record<NotifyReason, PeerLeftReason> = {
+  [NotifyReason.Left]: "left",
+  [NotifyReason.Disconnected]: "disconnected",
+  [NotifyReason.Cancelled]: "withdrawn",
+  [NotifyReason.TimedOut]: "expired",
+  [NotifyReason.Failed]: "failed",
+}
 
 const closeReasonOf = (closed: LinkClosed): string => {
   if (closed.reason === "server-error") {
-    if (closed.code === ErrorCode.ShuttingDown) return "server_shutdown"
+    if (closed.code === ErrorCode.ShuttingDown) return "server_stopping"
     return snake(errorCodeInfo(closed.code).name)
   }
   return closed.reason === "local" ? "quit" : closed.reason === "eof" ? "server_closed" : "connection_lost"
@@ -85,6 +106,7 @@ export class ClientSession {
   readonly #options: SessionOptions
   readonly #actor
   readonly #random: Random
+  readonly #clock: () => number
   #link: ClientLink | undefined
   #conversation: Conversation | undefined
   readonly done: Promise<{ readonly reason: string }>
@@ -92,6 +114,7 @@ export class ClientSession {
   constructor(options: SessionOptions) {
     this.#options = options
     this.#random = options.random ?? systemRandom
+    this.#clock = options.clock ?? (() => performance.now())
     this.#actor = createActor(sessionMachine, { input: { user: options.identity.name } })
     this.#actor.on("ui", ({ event }) => options.onUi(event))
     this.#actor.on("intent", ({ intent }) => this.#carryOut(intent))
@@ -122,7 +145,7 @@ export class ClientSession {
     this.#link = link
     link.onMessage((message) => this.#onServerMessage(message))
     void link.closed.then((closed) => this.#onClosed(closed))
-    this.#fact({ type: "LOGGED_IN", online: link.welcome.names })
+    this.#fact({ type: "LOGGED_IN", online: link.welcome.names, server: link.serverIdentity })
   }
 
   /** One line typed by the user (a `!command` or chat text). */
@@ -195,11 +218,7 @@ export class ClientSession {
       case "Message":
         return this.#onChatMessage(message.envelope)
       case "Notify":
-        if (this.#conversation?.peer === message.peer) {
-          this.#reportLoss(this.#conversation)
-          this.#endConversation()
-        }
-        return this.#fact({ type: "PEER_LEFT", peer: message.peer })
+        return this.#onNotify(message)
       case "Error":
         if (message.fatal) return // the link closes next and reports it
         return this.#fact({
@@ -211,6 +230,22 @@ export class ClientSession {
       case "Pong":
         return
     }
+  }
+
+  /** NOTIFY: the conversation ended on the peer's side (or the server's: an expired request). */
+  #onNotify(message: Extract<ServerMessage, { type: "Notify" }>): void {
+    const conversation = this.#conversation
+    const current = conversation?.peer === message.peer ? conversation : undefined
+    if (current !== undefined) {
+      this.#reportLoss(current)
+      this.#endConversation()
+    }
+    const reason = peerLeftReasons[message.reason]
+    this.#fact(
+      reason === "expired" && current !== undefined
+        ? { type: "PEER_LEFT", peer: message.peer, reason, waitedMs: this.#clock() - current.since }
+        : { type: "PEER_LEFT", peer: message.peer, reason },
+    )
   }
 
   #keyStatus(peer: Party): KeyStatus {
@@ -270,6 +305,7 @@ export class ClientSession {
     this.#endConversation()
     this.#conversation = {
       peer: message.from,
+      since: this.#clock(),
       certified: certified.success,
       incoming: {
         nonce: copy(message.nonce),
@@ -464,7 +500,7 @@ export class ClientSession {
       case "send.request": {
         this.#endConversation()
         const request = startChatRequest(this.#random)
-        this.#conversation = { peer: intent.to, request }
+        this.#conversation = { peer: intent.to, since: this.#clock(), request }
         return link?.send({ type: "Rtt", to: intent.to, ...requesterHelloOf(request) })
       }
       case "send.accept":

@@ -59,6 +59,8 @@ export interface VerifiedServerCertificate {
   readonly publicKey: Uint8Array
   readonly serialNumber: string
   readonly subject: string
+  /** The subjectAltName DNS names and IP addresses it is valid for, in order. */
+  readonly hostNames: ReadonlyArray<string>
   readonly notAfter: Date
 }
 

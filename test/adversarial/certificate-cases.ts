@@ -62,7 +62,7 @@ export const certificateCases: ReadonlyArray<CertificateCase> = [
       const pki = await testPki()
       return { credentials: pki.otherServer, trust: { caCertificateDer: pki.caCertificateDer } }
     },
-    refusal: /not valid for the name "localhost"/,
+    refusal: /does not name "localhost": it is valid for other\.example only/,
   },
   {
     what: "a certificate for the right name from another CA",

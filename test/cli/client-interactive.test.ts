@@ -17,6 +17,7 @@ import {
   startJsonClient,
   startServerProcess,
 } from "../support/processes.ts"
+import { needs, requireTool } from "../support/system-tools.ts"
 
 const PASSPHRASE = "tty-passphrase-42"
 const SESSION = `onechat-test-${process.pid}`
@@ -25,7 +26,7 @@ let dir: string
 let server: ServerProcess
 let alice: JsonClient | undefined
 
-const tmux = (...args: string[]): string => execFileSync("tmux", args, { encoding: "utf8" })
+const tmux = (...args: string[]): string => execFileSync(requireTool("tmux"), args, { encoding: "utf8" })
 const screen = (): string => tmux("capture-pane", "-p", "-t", SESSION)
 const waitForScreen = async (predicate: (text: string) => boolean, what: string, timeoutMs = 15_000) => {
   const deadline = Date.now() + timeoutMs
@@ -55,7 +56,7 @@ afterAll(async () => {
   await rm(folder, { recursive: true, force: true })
 })
 
-describe("interactive client under a pseudo-terminal", { timeout: 90_000 }, () => {
+describe("interactive client under a pseudo-terminal", { timeout: 90_000, ...needs("tmux") }, () => {
   it("hides the passphrase, keeps the typed line intact and neutralises escape sequences", async () => {
     const command = `ONECHAT_PASSPHRASE= ${process.execPath} ${BIN} client bob --dir ${dir} --port ${server.port}`
     tmux("new-session", "-d", "-s", SESSION, "-x", "120", "-y", "30", command)
@@ -99,7 +100,7 @@ describe("interactive client under a pseudo-terminal", { timeout: 90_000 }, () =
 
     tmux("send-keys", "-t", SESSION, "-l", "!quit")
     tmux("send-keys", "-t", SESSION, "Enter")
-    expect(await alice.next("peer_left")).toEqual({ type: "peer_left", peer: "bob" })
+    expect(await alice.next("peer_left")).toEqual({ type: "peer_left", peer: "bob", reason: "left" })
     tmux("send-keys", "-t", SESSION, "-l", "!quit")
     tmux("send-keys", "-t", SESSION, "Enter")
     const deadline = Date.now() + 10_000

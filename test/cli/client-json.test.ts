@@ -1,7 +1,8 @@
 /**
  * The client in `--json` mode as real child processes against a real server process, three users:
  * list, request, refuse, not found, accept, chat both ways, cancel, leave, peer disconnect, quit —
- * checking the exact JSON events, and nothing but JSON on stdout.
+ * checking the exact JSON events (with their reasons), and nothing but JSON on stdout. Each reason
+ * on its own, and the server's identity on `ready`: test/cli/client-reasons.test.ts.
  */
 import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
@@ -12,6 +13,10 @@ const PASSPHRASE = "test passphrase for json clients"
 let dir: string
 let world: DevelopmentServer
 const client = (...args: Parameters<DevelopmentServer["client"]>) => world.client(...args)
+/** The server's certificate facts on `ready` (checked exactly in client-reasons.test.ts). */
+const server = expect.objectContaining({
+  fingerprint: expect.stringMatching(/^[0-9A-F]{2}(:[0-9A-F]{2}){31}$/),
+})
 
 beforeAll(async () => {
   world = await startDevelopmentServer("onechat-json-", ["alice", "bob", "carol"], PASSPHRASE)
@@ -23,23 +28,24 @@ afterAll(() => world.stop())
 describe("onechat client --json", { timeout: 60_000 }, () => {
   it("runs the whole flow for three users with the exact events", async () => {
     const alice = client("alice")
-    expect(await alice.next()).toEqual({ type: "ready", user: "alice", online: [] })
+    expect(await alice.next()).toEqual({ type: "ready", user: "alice", online: [], server })
     const bob = client("bob")
-    expect(await bob.next()).toEqual({ type: "ready", user: "bob", online: ["alice"] })
+    expect(await bob.next()).toEqual({ type: "ready", user: "bob", online: ["alice"], server })
     const carol = client("carol")
-    expect(await carol.next()).toEqual({ type: "ready", user: "carol", online: ["alice", "bob"] })
+    expect(await carol.next()).toEqual({ type: "ready", user: "carol", online: ["alice", "bob"], server })
 
     alice.send("!list")
     expect(await alice.next()).toEqual({ type: "list", online: ["bob", "carol"] })
 
     alice.send("!request dave")
     expect(await alice.next()).toEqual({ type: "request_sent", to: "dave" })
-    expect(await alice.next()).toEqual({ type: "not_found", user: "dave" })
+    expect(await alice.next()).toEqual({ type: "not_found", user: "dave", reason: "not_online" })
 
     alice.send("!request bob")
     expect(await alice.next()).toEqual({ type: "request_sent", to: "bob" })
     expect(await bob.next()).toEqual({ type: "request", from: "alice" })
     bob.send("!refuse")
+    expect(await bob.next()).toEqual({ type: "request_declined", from: "alice" })
     expect(await alice.next()).toEqual({ type: "refused", by: "bob" })
 
     carol.send("!request alice")
@@ -62,18 +68,18 @@ describe("onechat client --json", { timeout: 60_000 }, () => {
 
     bob.send("!request carol")
     expect(await bob.next()).toEqual({ type: "request_sent", to: "carol" })
-    expect(await bob.next()).toEqual({ type: "not_found", user: "carol" })
+    expect(await bob.next()).toEqual({ type: "not_found", user: "carol", reason: "busy" })
 
     alice.send("!quit")
     expect(await alice.next()).toEqual({ type: "chat_ended", peer: "carol" })
-    expect(await carol.next()).toEqual({ type: "peer_left", peer: "alice" })
+    expect(await carol.next()).toEqual({ type: "peer_left", peer: "alice", reason: "left" })
 
     bob.send("!request carol")
     expect(await bob.next()).toEqual({ type: "request_sent", to: "carol" })
     expect(await carol.next()).toEqual({ type: "request", from: "bob" })
     bob.send("!cancel")
     expect(await bob.next()).toEqual({ type: "request_cancelled", to: "carol" })
-    expect(await carol.next()).toEqual({ type: "peer_left", peer: "bob" })
+    expect(await carol.next()).toEqual({ type: "peer_left", peer: "bob", reason: "withdrawn" })
 
     alice.send("!request bob")
     expect(await alice.next()).toEqual({ type: "request_sent", to: "bob" })
@@ -84,7 +90,7 @@ describe("onechat client --json", { timeout: 60_000 }, () => {
     bob.kill()
     // bob's process died: no goodbye came, so alice is warned that his last messages may be lost.
     expect(await alice.next()).toMatchObject({ type: "messages_lost", peer: "bob", sent: null, received: 0 })
-    expect(await alice.next()).toEqual({ type: "peer_left", peer: "bob" })
+    expect(await alice.next()).toEqual({ type: "peer_left", peer: "bob", reason: "disconnected" })
 
     alice.send("!quit")
     expect(await alice.next()).toEqual({ type: "closed", reason: "quit" })
@@ -107,7 +113,7 @@ describe("onechat client --json", { timeout: 60_000 }, () => {
     carol.send("!request ../etc")
     expect(await carol.next()).toMatchObject({ type: "error", code: "usage" })
     carol.send("!request carol")
-    expect(await carol.next()).toMatchObject({ type: "error", code: "not_found" })
+    expect(await carol.next()).toEqual({ type: "not_found", user: "carol", reason: "yourself" })
     carol.send("!quit")
     expect(await carol.next()).toEqual({ type: "closed", reason: "quit" })
     expect(await carol.exit).toBe(0)

@@ -3,6 +3,7 @@
  * server-side handshake steps: login, batching, PING/PONG, refused logins, ALERTs, timeouts,
  * tampered records, fatal errors and wrong trust anchors. docs/protocol.md §2–§7.
  */
+import { createHash, X509Certificate } from "node:crypto"
 import { createServer, type Server, type Socket } from "node:net"
 import { Result } from "effect"
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest"
@@ -228,6 +229,25 @@ describe("ClientLink login", () => {
     expect(link.server.subject).toContain("localhost")
   })
 
+  it("exposes the server certificate's subject, names and SHA-256 fingerprint (OpenSSL's format)", async () => {
+    const server = await startFakeServer()
+    const link = await connect(server.port)
+    const certificate = new X509Certificate(pki.server.certificateDer)
+    expect(link.serverIdentity).toEqual({
+      subject: "CN=localhost",
+      names: ["localhost", "127.0.0.1"],
+      fingerprint: certificate.fingerprint256,
+    })
+    expect(link.serverIdentity.fingerprint).toBe(
+      createHash("sha256")
+        .update(pki.server.certificateDer)
+        .digest("hex")
+        .toUpperCase()
+        .match(/../g)!
+        .join(":"),
+    )
+  })
+
   it("delivers messages that arrive in the same write as 1.3, and answers their PING", async () => {
     const server = await startFakeServer({
       welcome: (c) =>
@@ -298,7 +318,8 @@ describe("ClientLink login", () => {
     const server = await startFakeServer()
     const error = await linkError(connectLink(options(server.port, { serverName: "chat.example" })))
     expect(error.reason).toBe("Handshake")
-    expect(error.message).toContain('not valid for the name "chat.example"')
+    // The sentence says which names the certificate does carry (src/crypto/pki-error.ts).
+    expect(error.message).toContain('does not name "chat.example": it is valid for localhost, 127.0.0.1 only')
   })
 
   it("rejects with Closed when the server hangs up during login", async () => {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { initialTransition, type SnapshotFrom, transition } from "xstate"
 import { getShortestPaths } from "xstate/graph"
 import { KnownPeers } from "../../src/client/known-peers.ts"
-import { connectLink } from "../../src/client/link.ts"
+import { type ClientLink, connectLink } from "../../src/client/link.ts"
 import type { SessionEvent, UiEvent } from "../../src/client/session.events.ts"
 import { sessionMachine } from "../../src/client/session.machine.ts"
 import { ClientSession } from "../../src/client/session.ts"
@@ -19,7 +19,7 @@ type Snapshot = SnapshotFrom<typeof sessionMachine>
 const WAIT_MS = 3_000
 
 const EVENTS: Record<string, SessionEvent> = {
-  login: { type: "LOGGED_IN", online: [] },
+  login: { type: "LOGGED_IN", online: [], server: { subject: "CN=localhost", names: [], fingerprint: "" } },
   "!list": { type: "LIST" },
   "!request bob": { type: "REQUEST", user: "bob" },
   "!request nobody": { type: "REQUEST", user: "nobody" },
@@ -36,8 +36,11 @@ const EVENTS: Record<string, SessionEvent> = {
   "bob refuses": { type: "REQUEST_REFUSED", by: "bob" },
   "bob accepts": { type: "PEER_ACCEPTED", from: "bob", keyStatus: "new" },
   "bob says": { type: "MESSAGE_RECEIVED", text: "hi" },
-  "bob leaves": { type: "PEER_LEFT", peer: "bob" },
+  /** bob withdraws his request, drops his connection while asked, or leaves the chat (the reason differs). */
+  "bob leaves": { type: "PEER_LEFT", peer: "bob", reason: "left" },
   "logged in elsewhere": { type: "CONNECTION_CLOSED", reason: "session_replaced", message: "" },
+  /** Replayed with a server of its own, stopped (SHUTTING_DOWN) at this step. */
+  "server stops": { type: "CONNECTION_CLOSED", reason: "server_stopping", message: "" },
 }
 const nameOf = (event: SessionEvent) => Object.entries(EVENTS).find(([, e]) => e === event)?.[0] ?? event.type
 const events = Object.values(EVENTS)
@@ -65,6 +68,8 @@ const causable = (snapshot: Snapshot, event: SessionEvent): boolean => {
   switch (event.type) {
     case "LOGGED_IN":
       return false
+    case "CONNECTION_CLOSED": // one stop (with a server of its own) covers the chart's root transition
+      return event.reason !== "server_stopping" || state === '{"online":"idle"}'
     case "REQUEST_RECEIVED":
       return state.includes("idle")
     case "REQUEST_REFUSED":
@@ -100,25 +105,28 @@ let server: TestServer
 let counter = 0
 const covered = new Set<object>()
 
-const session = (name: string, peer: string, shown: UiEvent[]) => {
-  const identity = { name, key: server.users.get(name)! }
+/** A client session of `name` on `target`; its link, once connected, goes into `links`. */
+const session = (target: TestServer, name: string, shown: UiEvent[], links: Map<string, ClientLink>) => {
+  const identity = { name, key: target.users.get(name)! }
   return KnownPeers.open(undefined).then((knownPeers) => {
     const client = new ClientSession({
       identity,
       knownPeers,
       now: () => new Date("2026-06-01T12:00:00Z"), // peer certificates checked on the test PKI's date
       onUi: (event) => shown.push(event),
-      connect: () =>
-        connectLink({
+      connect: async () => {
+        const link = await connectLink({
           host: "127.0.0.1",
-          port: server.port,
+          port: target.port,
           serverName: "localhost",
-          trust: { caCertificateDer: server.pki.caCertificateDer },
+          trust: { caCertificateDer: target.pki.caCertificateDer },
           identity,
           now: () => new Date("2026-06-01T12:00:00Z"),
-        }),
+        })
+        links.set(name, link)
+        return link
+      },
     })
-    void peer
     return client
   })
 }
@@ -134,11 +142,15 @@ const until = async (what: string, condition: () => boolean) => {
 const replay = async (steps: ReadonlyArray<{ readonly event: SessionEvent }>) => {
   const id = ++counter
   const names = { alice: `s${id}a`, bob: `s${id}b` }
-  for (const name of Object.values(names)) server.users.set(name, userKey(name))
+  const stops = steps.some(({ event }) => nameOf(event) === "server stops")
+  const target = stops ? await startTestServer({ users: [] }) : server
+  let stopped: Promise<void> | undefined
+  for (const name of Object.values(names)) target.users.set(name, userKey(name))
   const shownByAlice: UiEvent[] = []
   const shownByBob: UiEvent[] = []
-  const alice = await session(names.alice, names.bob, shownByAlice)
-  const bob = await session(names.bob, names.alice, shownByBob)
+  const links = new Map<string, ClientLink>()
+  const alice = await session(target, names.alice, shownByAlice, links)
+  const bob = await session(target, names.bob, shownByBob, links)
   await bob.start()
   const others: Array<{ close(): void }> = []
   let snapshot = initialTransition(sessionMachine, { user: "alice" })[0]
@@ -170,21 +182,22 @@ const replay = async (steps: ReadonlyArray<{ readonly event: SessionEvent }>) =>
       else if (name === "bob refuses") bob.command("!refuse")
       else if (name === "bob accepts") bob.command("!accept")
       else if (name === "bob says") bob.command("hi")
-      else if (name === "bob leaves")
-        bob.command(state.includes("outgoing") ? "!quit" : state.includes("incoming") ? "!cancel" : "!quit")
+      // While asked, bob's !quit would decline (alice sees "refused"): he drops the connection instead.
+      else if (name === "bob leaves" && state.includes("outgoing")) links.get(names.bob)?.close()
+      else if (name === "bob leaves") bob.command(state.includes("incoming") ? "!cancel" : "!quit")
+      else if (name === "server stops") stopped = target.stop()
       else if (name === "logged in elsewhere") {
         others.push(
           await connectLink({
             host: "127.0.0.1",
-            port: server.port,
+            port: target.port,
             serverName: "localhost",
-            trust: { caCertificateDer: server.pki.caCertificateDer },
-            identity: { name: names.alice, key: server.users.get(names.alice)! },
+            trust: { caCertificateDer: target.pki.caCertificateDer },
+            identity: { name: names.alice, key: target.users.get(names.alice)! },
             now: () => new Date("2026-06-01T12:00:00Z"),
           }),
         )
       }
-      if (name === "bob leaves" && state.includes("outgoing")) bob.exit()
       const label = labels.join(" → ")
       const expected = JSON.stringify(prediction.snapshot.value)
       await until(
@@ -206,6 +219,7 @@ const replay = async (steps: ReadonlyArray<{ readonly event: SessionEvent }>) =>
     alice.exit()
     bob.exit()
     for (const other of others) other.close()
+    if (stops) await (stopped ?? target.stop())
   }
 }
 
