@@ -8,8 +8,9 @@ export default defineConfig({
     hookTimeout: 30_000,
     pool: "forks",
     reporters: ["default"],
-    // Installs missing system programs (root with apt-get) before any test runs; see the file.
-    globalSetup: ["test/setup/system-tools.ts"],
+    // Installs missing system programs (root with apt-get), then builds dist/ so the CLI processes
+    // the tests start load fast (bin/onechat.mjs runs the sources when the build is stale).
+    globalSetup: ["test/setup/system-tools.ts", "test/setup/build-cli.ts"],
     // A test that needs a system program carries its tag (needs() in test/support/system-tools.ts).
     tags: SYSTEM_TOOLS.map((tool) => ({
       name: tool.name,

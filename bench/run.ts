@@ -1,8 +1,8 @@
 /**
- * `npm run bench [-- --quick] [--only logins,relay,latency,scale,profile] [--runs N] [--pairs 1,10]`: runs the
- * onechat server and the baselines as their own processes, drives them from load-generator
- * processes, prints Markdown tables (medians, ratios to the baselines of the same run, server CPU
- * per unit of work) and writes everything to bench/results/<timestamp>.json.
+ * `npm run bench [-- --quick] [--only logins,relay,latency,scale,profile,ratchet,startup] [--runs N]
+ * [--pairs 1,10]`: runs the onechat server and the baselines as their own processes, drives them
+ * from load-generator processes, prints Markdown tables (medians, ratios to the baselines of the
+ * same run, server CPU per unit of work) and writes everything to bench/results/<timestamp>.json.
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs"
 import os from "node:os"
@@ -31,8 +31,9 @@ import { runProfileScenario } from "./scenarios/profile.ts"
 import { ratchetTable, runRatchetScenario } from "./scenarios/ratchet.ts"
 import { runRelayScenario } from "./scenarios/relay.ts"
 import { runScaleScenario, startScaleServer } from "./scenarios/scale.ts"
+import { runStartupScenario, startupTable } from "./startup.ts"
 
-const SECTIONS = ["logins", "relay", "latency", "scale", "profile", "ratchet"] as const
+const SECTIONS = ["logins", "relay", "latency", "scale", "profile", "ratchet", "startup"] as const
 type Section = (typeof SECTIONS)[number]
 
 const argValue = (name: string): string | undefined => {
@@ -59,7 +60,14 @@ log(
   `onechat bench, ${quick ? "quick" : "full"}: ${[...chosen].join(", ")}; ${machine.cores} cores, load average ${machine.loadAverageAtStart.join(" ")}`,
 )
 // In-process and first, while no server or generator shares the cores.
+const startup = chosen.has("startup") ? await runStartupScenario({ log }) : []
 const ratchet = chosen.has("ratchet") ? runRatchetScenario({ quick, runs, log }) : []
+if ([...chosen].every((section) => section === "startup" || section === "ratchet")) {
+  // Nothing else chosen: no servers, generators or data folder to start.
+  if (startup.length > 0) console.log(`\n${startupTable(startup)}`)
+  if (ratchet.length > 0) console.log(`\n${ratchetTable(ratchet)}`)
+  process.exit(0)
+}
 const dir = await createBenchDataDir(quick ? 5_000 : 10_000)
 log(`data folder ${dir} ready`)
 // One onechat server, TLS relay and plaintext relay serve the logins, relay and latency sections;
@@ -155,6 +163,7 @@ const file = join(resultsDir, `${timestamp}.json`)
 writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`)
 console.log(`\n${renderReport(results)}`)
 if (ratchet.length > 0) console.log(`\n${ratchetTable(ratchet)}`)
+if (startup.length > 0) console.log(`\n${startupTable(startup)}`)
 for (const profile of profiles) {
   console.log(
     `\n### Server CPU profile: ${profile.scenario} (${profile.file})\n\n${profileMarkdown(profile)}`,

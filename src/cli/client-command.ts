@@ -5,8 +5,7 @@
  */
 import { readFile } from "node:fs/promises"
 import { createInterface } from "node:readline"
-import { Config, Effect, Option, Result } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Effect, Option, Result } from "effect"
 import { KnownPeers } from "../client/known-peers.ts"
 import { connectLink } from "../client/link.ts"
 import type { UiEvent } from "../client/session.events.ts"
@@ -17,40 +16,7 @@ import { saveClientCrl } from "../store/crl.ts"
 import { dataLayout } from "../store/layout.ts"
 import { runInteractive } from "./client-interactive.ts"
 import { parseServerAddress } from "./server-address.ts"
-import { DEFAULT_PORT, dirFlag, hostFlag } from "./server-command.ts"
 import { createTerminal } from "./terminal.ts"
-
-const flags = {
-  name: Argument.String("name").pipe(Argument.withDescription("Your user name")),
-  dir: dirFlag,
-  host: hostFlag,
-  port: Flag.Int("port").pipe(
-    Flag.withFallbackConfig(Config.Int("ONECHAT_PORT")),
-    Flag.withDefault(DEFAULT_PORT),
-    Flag.withDescription(`Server port (env ONECHAT_PORT, default ${DEFAULT_PORT})`),
-  ),
-  server: Flag.String("server").pipe(
-    Flag.withFallbackConfig(Config.String("ONECHAT_SERVER")),
-    Flag.optional,
-    Flag.withDescription(
-      `The server, HOST[:PORT]: a name or an IP address, IPv6 in brackets before a port (env ONECHAT_SERVER; wins over --host/--port; default 127.0.0.1:${DEFAULT_PORT})`,
-    ),
-  ),
-  serverName: Flag.String("server-name").pipe(
-    Flag.optional,
-    Flag.withDescription("Name expected in the server certificate (default: the host)"),
-  ),
-  json: Flag.Boolean("json").pipe(
-    Flag.withDefault(false),
-    Flag.withDescription("Machine mode: commands on stdin, one JSON event per line on stdout"),
-  ),
-  passphraseFile: Flag.String("passphrase-file").pipe(
-    Flag.optional,
-    Flag.withDescription(
-      "Read the passphrase from this file's first line (else ONECHAT_PASSPHRASE, meant for scripts: your other processes can read it; else a hidden prompt)",
-    ),
-  ),
-}
 
 type Options = {
   readonly name: string
@@ -193,7 +159,8 @@ const resolveServer = (options: Options): Result.Result<Options, string> => {
   }))
 }
 
-export const clientCommand = Command.make("client", flags, (given) =>
+/** Runs `onechat client` (flags: src/cli/client-flags.ts); leaves the process with its exit status. */
+export const runClient = (given: Options) =>
   Effect.promise(async () => {
     const resolved = resolveServer(given)
     if (Result.isFailure(resolved)) {
@@ -212,5 +179,4 @@ export const clientCommand = Command.make("client", flags, (given) =>
         })
     await new Promise<void>((resolve) => process.stdout.write("", () => resolve()))
     process.exit(code)
-  }),
-).pipe(Command.withDescription("Chat as NAME (interactive on a terminal; --json for scripts)"))
+  })

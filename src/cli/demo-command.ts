@@ -7,7 +7,6 @@ import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { Console, Effect } from "effect"
-import { Command } from "effect/cli"
 import { defaultConnectionLimits } from "../actors/connection.machine.ts"
 import { KnownPeers } from "../client/known-peers.ts"
 import { connectLink } from "../client/link.ts"
@@ -149,6 +148,5 @@ const demo = Effect.gen(function* () {
   if (!ok) return yield* Effect.fail(new Error("safety numbers differed"))
 }).pipe(Effect.scoped)
 
-export const demoCommand = Command.make("demo", {}, () => demo).pipe(
-  Command.withDescription("Run a server and two scripted clients and show their conversation"),
-)
+/** Runs `onechat demo` (no flags). */
+export const runDemo = () => demo

@@ -6,13 +6,11 @@
  */
 import { join } from "node:path"
 import { Console, Data, Effect, Option } from "effect"
-import { Command, Flag } from "effect/cli"
 import { isValidUserName } from "../protocol/names.ts"
 import { createDevelopmentPki, DEFAULT_DEVELOPMENT_USERS, type DevelopmentPki } from "../store/dev-pki.ts"
 import { StoreError } from "../store/errors.ts"
 import { DEFAULT_DATA_DIR, dataLayout, pathExists } from "../store/layout.ts"
-import { serverIpFlag, serverNameFlag } from "./ca-command.ts"
-import { dirFlag } from "./server-command.ts"
+import type { InitOptions } from "./init-flags.ts"
 
 /** The variable whose value, when set and non-empty, becomes every new user's passphrase. */
 export const PASSPHRASE_VARIABLE = "ONECHAT_PASSPHRASE"
@@ -54,13 +52,6 @@ export const parseUserList = (text: string): ReadonlyArray<string> => [
 /** `text` quoted for a POSIX shell when it holds anything but safe characters. */
 export const shellWord = (text: string): string =>
   /^[\w./:@%+=-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`
-
-const usersFlag = Flag.String("users").pipe(
-  Flag.optional,
-  Flag.withDescription(
-    `Comma-separated user names to create (default ${DEFAULT_DEVELOPMENT_USERS.join(",")}); a-z, 0-9, _ and -, 1 to 32 characters, starting with a letter or digit`,
-  ),
-)
 
 /** Every user's passphrase when ONECHAT_PASSPHRASE is set and non-empty; else each is generated. */
 export const passphraseFromEnvironment = (
@@ -110,9 +101,8 @@ const refuseDataFolder = (dir: string): Effect.Effect<void, InitError | StoreErr
     }
   })
 
-const initFlags = { dir: dirFlag, users: usersFlag, serverNames: serverNameFlag, serverIps: serverIpFlag }
-
-export const initCommand = Command.make("init", initFlags, (options) =>
+/** Runs `onechat init` (flags: src/cli/init-flags.ts). */
+export const runInit = (options: InitOptions) =>
   Effect.gen(function* () {
     const users = Option.match(options.users, {
       onNone: () => DEFAULT_DEVELOPMENT_USERS,
@@ -137,9 +127,4 @@ export const initCommand = Command.make("init", initFlags, (options) =>
     yield* Console.log(
       describeDevelopmentPki(options.dir, pki, [...options.serverNames, ...options.serverIps]),
     )
-  }),
-).pipe(
-  Command.withDescription(
-    "Create a development setup in a new folder: ca/ (offline CA), server/, clients/NAME/; prints each user's passphrase once",
-  ),
-)
+  })

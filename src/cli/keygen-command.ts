@@ -5,33 +5,17 @@
  * printed only when generated here. Thin: the work is in src/store/client-folder.ts.
  */
 import { readFile } from "node:fs/promises"
-import { Config, Console, Effect, Option, Result } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
+import { Console, Effect, Option, Result } from "effect"
 import { checkChosenPassphrase } from "../crypto/passphrase.ts"
 import { systemRandom } from "../crypto/primitives.ts"
 import { createClientKey, generatePassphrase } from "../store/client-folder.ts"
 import { clientLayout } from "../store/layout.ts"
 import { shellWord } from "./init-command.ts"
+import type { KeygenOptions } from "./keygen-flags.ts"
 import { createTerminal } from "./terminal.ts"
 
 /** Passphrase files hold one line; longer files are refused. */
 const MAX_PASSPHRASE_FILE_BYTES = 1024
-
-const flags = {
-  name: Argument.String("name").pipe(
-    Argument.withDescription("Your user name (as the CA operator will register it)"),
-  ),
-  dir: Flag.String("dir").pipe(
-    Flag.withFallbackConfig(Config.String("ONECHAT_DIR")),
-    Flag.withDescription("Your client folder: created if missing (env ONECHAT_DIR)"),
-  ),
-  passphraseFile: Flag.String("passphrase-file").pipe(
-    Flag.optional,
-    Flag.withDescription(
-      "Take the new passphrase from this file's first line, 12 characters at least (else ONECHAT_PASSPHRASE for scripts, else a hidden prompt on a terminal, else one is generated and printed)",
-    ),
-  ),
-}
 
 /** The chosen passphrase, or `undefined` when one should be generated. Throws a sentence on failure. */
 const choosePassphrase = async (
@@ -69,7 +53,8 @@ const choosePassphrase = async (
   return checked.success
 }
 
-export const keygenCommand = Command.make("keygen", flags, ({ name, dir, passphraseFile }) =>
+/** Runs `onechat keygen` (flags: src/cli/keygen-flags.ts). */
+export const runKeygen = ({ name, dir, passphraseFile }: KeygenOptions) =>
   Effect.gen(function* () {
     const chosen = yield* Effect.tryPromise({
       try: () => choosePassphrase(passphraseFile, name),
@@ -95,7 +80,4 @@ export const keygenCommand = Command.make("keygen", flags, ({ name, dir, passphr
         `  4. Chat: onechat client ${name} --dir ${shellWord(dir)} --server SERVER[:PORT]`,
       ].join("\n"),
     )
-  }),
-).pipe(
-  Command.withDescription("Make your key pair on your own machine; send the public key to the CA operator"),
-)
+  })

@@ -2,13 +2,10 @@
  * `onechat server`: serve on the configured address from a server folder (D/server of a data folder
  * D, or the folder itself), creating a development setup in D on first run. Never reads the CA
  * folder: refuses to start with a stale CRL (saying to run `onechat ca crl`) and reloads crl.pem
- * while running. Flags win over environment variables (ONECHAT_*), which win over the embedded
- * defaults. Prints one stdout line "listening on HOST:PORT" when ready (and, with --inspect,
- * "inspector on URL"); logs go to stderr.
+ * while running. Its flags are in src/cli/server-flags.ts. Prints one stdout line "listening on
+ * HOST:PORT" when ready (and, with --inspect, "inspector on URL"); logs go to stderr.
  */
-import { Config, Console, Data, Effect, Option } from "effect"
-import { Command, Flag } from "effect/cli"
-import { defaultConnectionLimits } from "../actors/connection.machine.ts"
+import { Console, Data, Effect, Option } from "effect"
 import type { ServerCredentials } from "../crypto/handshake-server.ts"
 import { startInspector } from "../net/inspector.ts"
 import { type Logger, makeLogger } from "../net/log.ts"
@@ -18,99 +15,9 @@ import { loadServerCredentials } from "../store/credentials.ts"
 import { checkServerCrl, type ServerCrlState } from "../store/crl.ts"
 import { renewDevelopmentCrl } from "../store/dev-crl.ts"
 import { DEFAULT_DEVELOPMENT_USERS, ensureDevelopmentPki } from "../store/dev-pki.ts"
-import { DEFAULT_DATA_DIR, serverFolderOf } from "../store/layout.ts"
+import { serverFolderOf } from "../store/layout.ts"
 import { UserRegistry } from "../store/registry.ts"
-
-export const DEFAULT_PORT = 7707
-
-const intFlag = (name: string, env: string, fallback: number, description: string) =>
-  Flag.Int(name).pipe(
-    Flag.withFallbackConfig(Config.Int(env)),
-    Flag.withDefault(fallback),
-    Flag.withDescription(`${description} (env ${env}, default ${fallback})`),
-  )
-
-export const dirFlag = Flag.String("dir").pipe(
-  Flag.withFallbackConfig(Config.String("ONECHAT_DIR")),
-  Flag.withDefault(DEFAULT_DATA_DIR),
-  Flag.withDescription(
-    `Data folder made by init (the server uses its server/), or a server folder (env ONECHAT_DIR, default ${DEFAULT_DATA_DIR})`,
-  ),
-)
-export const hostFlag = Flag.String("host").pipe(
-  Flag.withFallbackConfig(Config.String("ONECHAT_HOST")),
-  Flag.withDefault("127.0.0.1"),
-  Flag.withDescription("Address (env ONECHAT_HOST, default 127.0.0.1)"),
-)
-
-const flags = {
-  dir: dirFlag,
-  host: hostFlag,
-  port: intFlag("port", "ONECHAT_PORT", DEFAULT_PORT, "TCP port; 0 picks a free one"),
-  maxConnections: intFlag("max-connections", "ONECHAT_MAX_CONNECTIONS", 20_000, "Open connections at most"),
-  maxHandshakes: intFlag(
-    "max-handshakes-per-address",
-    "ONECHAT_MAX_HANDSHAKES_PER_ADDRESS",
-    512,
-    "Logins in progress per client address",
-  ),
-  maxOutboundBytes: intFlag(
-    "max-outbound-bytes",
-    "ONECHAT_MAX_OUTBOUND_BYTES",
-    8 * 1024 * 1024,
-    "Unread bytes queued for one client before it is disconnected",
-  ),
-  handshakeTimeoutMs: intFlag(
-    "handshake-timeout-ms",
-    "ONECHAT_HANDSHAKE_TIMEOUT_MS",
-    defaultConnectionLimits.handshakeTimeoutMs,
-    "Login must finish within",
-  ),
-  idlePingMs: intFlag(
-    "idle-ping-ms",
-    "ONECHAT_IDLE_PING_MS",
-    defaultConnectionLimits.idlePingMs,
-    "Ping a silent client after",
-  ),
-  idleTimeoutMs: intFlag(
-    "idle-timeout-ms",
-    "ONECHAT_IDLE_TIMEOUT_MS",
-    defaultConnectionLimits.idleTimeoutMs,
-    "Close a client that stays silent after a ping for",
-  ),
-  requestTimeoutMs: intFlag(
-    "request-timeout-ms",
-    "ONECHAT_REQUEST_TIMEOUT_MS",
-    defaultConnectionLimits.requestTimeoutMs,
-    "An unanswered chat request expires after",
-  ),
-  shutdownGraceMs: intFlag(
-    "shutdown-grace-ms",
-    "ONECHAT_SHUTDOWN_GRACE_MS",
-    5_000,
-    "On SIGINT/SIGTERM, close within",
-  ),
-  logFormat: Flag.Literals("log-format", ["text", "json"]).pipe(
-    Flag.withFallbackConfig(Config.Literals(["text", "json"], "ONECHAT_LOG_FORMAT")),
-    Flag.withDefault("text" as const),
-    Flag.withDescription("Log lines on stderr as text or JSON (env ONECHAT_LOG_FORMAT)"),
-  ),
-  logLevel: Flag.Literals("log", ["debug", "info", "warn", "error"]).pipe(
-    Flag.withFallbackConfig(Config.Literals(["debug", "info", "warn", "error"], "ONECHAT_LOG_LEVEL")),
-    Flag.withDefault("info" as const),
-    Flag.withDescription("Least severe log level shown (env ONECHAT_LOG_LEVEL)"),
-  ),
-  inspect: Flag.Int("inspect").pipe(
-    Flag.optional,
-    Flag.withDescription(
-      "Serve a live view of the connection states on http://127.0.0.1:PORT/ (0 picks a free port)",
-    ),
-  ),
-  inspectNames: Flag.Boolean("inspect-names").pipe(
-    Flag.withDefault(false),
-    Flag.withDescription("Show user names in the inspector (default: connection ids only)"),
-  ),
-}
+import type { ServerOptions } from "./server-flags.ts"
 
 const printDevelopmentPki = (
   dir: string,
@@ -173,7 +80,8 @@ const renewCrlBeside = (dir: string, log: Logger) =>
     Effect.asVoid,
   )
 
-export const serverCommand = Command.make("server", flags, (options) =>
+/** Runs `onechat server` (flags: src/cli/server-flags.ts) until SIGINT/SIGTERM. */
+export const runServer = (options: ServerOptions) =>
   Effect.gen(function* () {
     const passphrase = process.env.ONECHAT_PASSPHRASE
     const pki = yield* ensureDevelopmentPki({
@@ -231,9 +139,4 @@ export const serverCommand = Command.make("server", flags, (options) =>
     yield* Console.log(`onechat server listening on ${running.host}:${running.port}`)
     if (inspector !== undefined) yield* Console.log(`inspector on ${inspector.url}`)
     return yield* Effect.never
-  }).pipe(Effect.scoped),
-).pipe(
-  Command.withDescription(
-    "Run the onechat server from a server folder (creates a development setup in the data folder on first run)",
-  ),
-)
+  }).pipe(Effect.scoped)

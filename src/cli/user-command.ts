@@ -6,14 +6,13 @@
  * work is in src/store/dev-users.ts. Prints passphrases once, keys never.
  */
 import { Console, Data, Effect, Option, Result } from "effect"
-import { Argument, Command, Flag } from "effect/cli"
 import { MAX_PEM_CHARS, publicKeyFingerprint } from "../crypto/identity.ts"
 import { type AddedUser, addUser, listUsers, refuseOldFolder, revokeUser } from "../store/dev-pki.ts"
 import type { StoreError } from "../store/errors.ts"
 import { dataLayout, pathExists, readSmallFile } from "../store/layout.ts"
 import { UserRegistry } from "../store/registry.ts"
 import { passphraseFromEnvironment, shellWord } from "./init-command.ts"
-import { dirFlag } from "./server-command.ts"
+import type { UserAddOptions, UserListOptions, UserRevokeOptions } from "./user-flags.ts"
 
 export type UserCommandErrorReason =
   /** D has no server/users/ folder. */
@@ -63,12 +62,6 @@ export class UserCommandError extends Data.TaggedError("UserCommandError")<UserC
   }
 }
 
-const nameArgument = Argument.String("name").pipe(
-  Argument.withDescription(
-    "User name: a-z, 0-9, _ and -, 1 to 32 characters, starting with a letter or digit",
-  ),
-)
-
 /** NoDataFolder unless D/server/users exists (and, with `needCa`, NoCaFolder unless D/ca does). */
 const requireDataFolder = (
   dir: string,
@@ -97,17 +90,6 @@ const readPublicKeyFile = (path: string, dir: string): Effect.Effect<string, Sto
     ),
   )
 
-const addFlags = {
-  name: nameArgument,
-  dir: dirFlag,
-  pubkey: Flag.String("pubkey").pipe(
-    Flag.optional,
-    Flag.withDescription(
-      "Register this Ed25519 public key (SPKI PEM file) instead of making a key pair here",
-    ),
-  ),
-}
-
 /** What `user add` prints: where, the fingerprint, and the passphrase once when generated. */
 const describeAddedUser = (root: string, added: AddedUser, keyPath: Result.Result<string, unknown>): string =>
   [
@@ -125,7 +107,8 @@ const describeAddedUser = (root: string, added: AddedUser, keyPath: Result.Resul
     "A running server accepts the login at once; no restart needed.",
   ].join("\n")
 
-const add = Command.make("add", addFlags, ({ name, dir, pubkey }) =>
+/** Runs `onechat user add` (flags: src/cli/user-flags.ts). */
+export const runUserAdd = ({ name, dir, pubkey }: UserAddOptions) =>
   Effect.gen(function* () {
     const layout = dataLayout(dir)
     yield* requireDataFolder(dir, { userName: name })
@@ -159,15 +142,10 @@ const add = Command.make("add", addFlags, ({ name, dir, pubkey }) =>
       }),
     )
     yield* Console.log(describeAddedUser(layout.root, added, layout.clientKeyPath(name)))
-  }),
-).pipe(
-  Command.withDescription(
-    "Certify a user through D/ca: a public key made elsewhere (--pubkey), or a key pair made here (development)",
-  ),
-)
+  })
 
 /** One line per user, names padded: `alice  registered  <fingerprint>` or `mallory  revoked`. */
-const list = Command.make("list", { dir: dirFlag }, ({ dir }) =>
+export const runUserList = ({ dir }: UserListOptions) =>
   Effect.gen(function* () {
     yield* requireDataFolder(dir)
     const { registered, revoked } = yield* listUsers(dir)
@@ -190,10 +168,10 @@ const list = Command.make("list", { dir: dirFlag }, ({ dir }) =>
     rows.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     const width = rows.reduce((widest, [name]) => Math.max(widest, name.length), 0)
     yield* Console.log(rows.map(([name, status]) => `${name.padEnd(width)}  ${status}`).join("\n"))
-  }),
-).pipe(Command.withDescription("List the users certified in the server folder, and which are revoked"))
+  })
 
-const revoke = Command.make("revoke", { name: nameArgument, dir: dirFlag }, ({ name, dir }) =>
+/** Runs `onechat user revoke` (flags: src/cli/user-flags.ts). */
+export const runUserRevoke = ({ name, dir }: UserRevokeOptions) =>
   Effect.gen(function* () {
     const layout = dataLayout(dir)
     yield* requireDataFolder(dir, { userName: name })
@@ -212,16 +190,4 @@ const revoke = Command.make("revoke", { name: nameArgument, dir: dirFlag }, ({ n
         `Every later login as ${name} is refused; a server running on this folder also disconnects ${name} now.`,
       ].join("\n"),
     )
-  }),
-).pipe(
-  Command.withDescription(
-    "Revoke a user through D/ca: refused at the next login, and disconnected by a running server",
-  ),
-)
-
-export const userCommand = Command.make("user").pipe(
-  Command.withDescription(
-    "Manage the users of a development folder through its CA folder (add, list, revoke)",
-  ),
-  Command.withSubcommands([add, list, revoke]),
-)
+  })
