@@ -8,10 +8,11 @@
  * warm, as after any earlier use). Builds dist/ first (scripts/build.mjs). Also runs alone:
  * `npx tsx bench/startup.ts [--runs N]`.
  */
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
+import { existsSync } from "node:fs"
 import { mkdtemp, rm } from "node:fs/promises"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { delimiter, join } from "node:path"
 import { Effect } from "effect"
 import { createDevelopmentPki } from "../src/store/dev-pki.ts"
 import { fmt, median } from "./lib/stats.ts"
@@ -94,6 +95,37 @@ const untilOnTerminal = (argv: ReadonlyArray<string>, marker: string, env: NodeJ
     })
   })
 
+/** The first `node` on PATH outside this package (the system's), with its version. */
+const systemNode = (): { readonly path: string; readonly version: string } | undefined => {
+  const folder = (process.env.PATH ?? "")
+    .split(delimiter)
+    .filter((entry) => entry !== "" && !entry.includes("node_modules"))
+    .find((entry) => existsSync(join(entry, "node")))
+  if (folder === undefined) return undefined
+  const path = join(folder, "node")
+  const version = spawnSync(path, ["--version"], { encoding: "utf8" }).stdout.trim()
+  return version === "" ? undefined : { path, version }
+}
+
+/**
+ * On a system Node older than 22 (Node 20 on these machines) the launcher re-runs itself on the
+ * bundled Node: what `onechat` costs when started by that Node rather than through npm's PATH.
+ */
+const olderSystemNode = (env: NodeJS.ProcessEnv): ReadonlyArray<Probe> => {
+  const found = systemNode()
+  if (found === undefined || Number(found.version.slice(1).split(".")[0]) >= 22) return []
+  return [
+    {
+      label: `\`node -e 0\` on the system Node ${found.version}`,
+      once: untilExit(found.path, ["-e", "0"], env),
+    },
+    {
+      label: `\`onechat --help\` started by the system Node ${found.version} (re-run on the bundled Node)`,
+      once: untilExit(found.path, [BIN, "--help"], env),
+    },
+  ]
+}
+
 const probes = (dir: string): ReadonlyArray<Probe> => {
   const node = process.execPath
   const compiled = { ...process.env, ONECHAT_NO_DIST: "" }
@@ -111,6 +143,7 @@ const probes = (dir: string): ReadonlyArray<Probe> => {
       target: TARGETS.prompt,
       once: untilOnTerminal(client, PROMPT, compiled),
     },
+    ...olderSystemNode(compiled),
     { label: "`npx onechat --help`", once: untilExit("npx", ["onechat", "--help"], compiled) },
     { label: "sources through tsx: `onechat --help`", once: untilExit(node, [BIN, "--help"], sources) },
     {
