@@ -21,6 +21,10 @@ const caPassphraseFlag = Flag.String("passphrase-file").pipe(
 const daysFlag = (fallback: number, what: string) =>
   Flag.Int("days").pipe(
     Flag.withDefault(fallback),
+    Flag.filter(
+      (days) => days >= 1 && days <= 3_650,
+      () => "a number of days from 1 to 3650",
+    ),
     Flag.withDescription(`${what} validity in days (default ${fallback})`),
   )
 

@@ -13,6 +13,10 @@ export const clientFlags = {
   port: Flag.Int("port").pipe(
     Flag.withFallbackConfig(Config.Int("ONECHAT_PORT")),
     Flag.withDefault(DEFAULT_PORT),
+    Flag.filter(
+      (port) => port >= 1 && port <= 65_535,
+      () => "a TCP port from 1 to 65535",
+    ),
     Flag.withDescription(`Server port (env ONECHAT_PORT, default ${DEFAULT_PORT})`),
   ),
   server: Flag.String("server").pipe(

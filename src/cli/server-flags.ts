@@ -8,17 +8,31 @@ import { type Command, Flag } from "effect/cli"
 import { defaultConnectionLimits } from "../actors/connection.machine.ts"
 import { DEFAULT_PORT, dirFlag, hostFlag } from "./shared-flags.ts"
 
-const intFlag = (name: string, env: string, fallback: number, description: string) =>
+/** A whole number from `least` to `most`: anything else is a usage error naming the range. */
+interface Range {
+  readonly least: number
+  readonly most?: number
+  readonly expected: string
+}
+const POSITIVE: Range = { least: 1, expected: "a whole number of at least 1" }
+const PORT: Range = { least: 0, most: 65_535, expected: "a TCP port from 0 to 65535" }
+
+/** An integer flag with its environment variable and default, checked against `range`. */
+const intFlag = (name: string, env: string, fallback: number, description: string, range = POSITIVE) =>
   Flag.Int(name).pipe(
     Flag.withFallbackConfig(Config.Int(env)),
     Flag.withDefault(fallback),
+    Flag.filter(
+      (value) => value >= range.least && value <= (range.most ?? Number.MAX_SAFE_INTEGER),
+      () => range.expected,
+    ),
     Flag.withDescription(`${description} (env ${env}, default ${fallback})`),
   )
 
 export const serverFlags = {
   dir: dirFlag,
   host: hostFlag,
-  port: intFlag("port", "ONECHAT_PORT", DEFAULT_PORT, "TCP port; 0 picks a free one"),
+  port: intFlag("port", "ONECHAT_PORT", DEFAULT_PORT, "TCP port; 0 picks a free one", PORT),
   maxConnections: intFlag("max-connections", "ONECHAT_MAX_CONNECTIONS", 20_000, "Open connections at most"),
   maxHandshakes: intFlag(
     "max-handshakes-per-address",
@@ -73,6 +87,10 @@ export const serverFlags = {
     Flag.withDescription("Least severe log level shown (env ONECHAT_LOG_LEVEL)"),
   ),
   inspect: Flag.Int("inspect").pipe(
+    Flag.filter(
+      (port) => port >= PORT.least && port <= 65_535,
+      () => PORT.expected,
+    ),
     Flag.optional,
     Flag.withDescription(
       "Serve a live view of the connection states on http://127.0.0.1:PORT/ (0 picks a free port)",

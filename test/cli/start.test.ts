@@ -111,6 +111,41 @@ describe("onechat help and command-line errors", () => {
         'Run "onechat server --help" for the flags.',
       ],
     ],
+    [
+      ["server", "--port", "-1"],
+      [
+        'onechat server: --port cannot be "-1" (expected a TCP port from 0 to 65535)',
+        'Run "onechat server --help" for the flags.',
+      ],
+    ],
+    [
+      ["server", "--port", "65536"],
+      [
+        'onechat server: --port cannot be "65536" (expected a TCP port from 0 to 65535)',
+        'Run "onechat server --help" for the flags.',
+      ],
+    ],
+    [
+      ["server", "--max-connections", "0"],
+      [
+        'onechat server: --max-connections cannot be "0" (expected a whole number of at least 1)',
+        'Run "onechat server --help" for the flags.',
+      ],
+    ],
+    [
+      ["client", "alice", "--port", "0"],
+      [
+        'onechat client: --port cannot be "0" (expected a TCP port from 1 to 65535)',
+        'Run "onechat client --help" for the flags.',
+      ],
+    ],
+    [
+      ["ca", "crl", "--ca-dir", "ca", "--days", "0"],
+      [
+        'onechat ca crl: --days cannot be "0" (expected a number of days from 1 to 3650)',
+        'Run "onechat ca crl --help" for the flags.',
+      ],
+    ],
   ])("onechat %j exits 2 with the error first on stderr and no help", async (args, lines) => {
     const cwd = await temporaryFolder("onechat-start-")
     const run = await runOnechat(cwd, args)
