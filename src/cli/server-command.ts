@@ -136,7 +136,9 @@ export const runServer = (options: ServerOptions) =>
         credentials = { ...credentials, crlDer }
       },
     })
-    yield* Console.log(`onechat server listening on ${running.host}:${running.port}`)
+    // IPv6 in brackets, as --server takes it: "[::]:7707".
+    const host = running.host.includes(":") ? `[${running.host}]` : running.host
+    yield* Console.log(`onechat server listening on ${host}:${running.port}`)
     if (inspector !== undefined) yield* Console.log(`inspector on ${inspector.url}`)
     return yield* Effect.never
   }).pipe(Effect.scoped)

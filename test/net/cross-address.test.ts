@@ -7,6 +7,7 @@
  * the certificate does name.
  */
 import { copyFile, writeFile } from "node:fs/promises"
+import { createServer } from "node:net"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
@@ -42,6 +43,14 @@ const connect = (user: string, args: ReadonlyArray<string>, env: Record<string, 
   clients.push(client)
   return client
 }
+
+/** Whether this machine can listen on `address` (IPv6 may be switched off in containers). */
+const canListen = (address: string): Promise<boolean> =>
+  new Promise((resolve) => {
+    const probe = createServer()
+    probe.once("error", () => resolve(false))
+    probe.listen(0, address, () => probe.close(() => resolve(true)))
+  })
 
 const ok = async (run: Promise<{ code: number | null; stdout: string; stderr: string }>) => {
   const done = await run
@@ -156,6 +165,24 @@ describe("across addresses", { timeout: 60_000 }, () => {
     expect(error.message).toContain(`${SERVER_NAME}, `)
     expect(error.message).toContain(SERVER_IP)
     expect(await dave.exit).toBe(2)
+  })
+
+  it("listens on IPv6 and IPv4 with --host ::, and connects to [::1]:PORT", async (context) => {
+    if (!(await canListen("::1"))) context.skip("this machine has no IPv6 loopback (::1)")
+    const dual = await startServerProcess(join(root, "server-host", "server"), {}, ["--host", "::"])
+    try {
+      expect(dual.stdout()).toContain(`listening on [::]:${dual.port}`)
+      const byIpv6 = connect("carol", ["--server", `[::1]:${dual.port}`, "--server-name", SERVER_NAME])
+      expect(await byIpv6.next()).toMatchObject({ type: "ready", user: "carol" })
+      const byIpv4 = connect("bob", ["--server", `${SERVER_IP}:${dual.port}`])
+      expect(await byIpv4.next()).toMatchObject({ type: "ready", user: "bob", online: ["carol"] })
+      for (const client of [byIpv6, byIpv4]) {
+        client.send("!quit")
+        expect(await client.exit).toBe(0)
+      }
+    } finally {
+      await dual.stop()
+    }
   })
 
   it("refuses a --server value that is not HOST[:PORT] before connecting, exit 2", async () => {

@@ -72,6 +72,7 @@ export interface ServerProcess {
   readonly process: ChildProcess
   readonly port: number
   readonly stderr: () => string
+  readonly stdout: () => string
   stop(): Promise<void>
 }
 
@@ -102,6 +103,7 @@ export const startServerProcess = async (
     process: child,
     port,
     stderr: () => stderr,
+    stdout: () => stdout,
     stop: async () => {
       if (child.exitCode === null) child.kill("SIGTERM")
       await exited
