@@ -1,5 +1,5 @@
 import { defineConfig } from "vitest/config"
-import { SYSTEM_TOOLS } from "./test/support/system-tools.ts"
+import { SYSTEM_TOOLS } from "./testkit/system-tools.ts"
 
 export default defineConfig({
   test: {
@@ -11,7 +11,7 @@ export default defineConfig({
     // Installs missing system programs (root with apt-get), then builds dist/ so the CLI processes
     // the tests start load fast (bin/onechat.mjs runs the sources when the build is stale).
     globalSetup: ["test/setup/system-tools.ts", "test/setup/build-cli.ts"],
-    // A test that needs a system program carries its tag (needs() in test/support/system-tools.ts).
+    // A test that needs a system program carries its tag (needs() in testkit/system-tools.ts).
     tags: SYSTEM_TOOLS.map((tool) => ({
       name: tool.name,
       description: `needs ${tool.name} (Debian package ${tool.debianPackage})`,

@@ -4,8 +4,8 @@
  * counts, failures and time. Seeded: FUZZ_SEED=<n> replays a campaign, FUZZ_PATH=<path> one
  * failing case. `--short` runs the attack table's budget. Exits non-zero on any failure.
  */
-import { runFuzzCampaign } from "../test/adversarial/fuzz/campaign.ts"
-import { fuzzSeed } from "../test/adversarial/fuzz/runner.ts"
+import { runFuzzCampaign } from "../testkit/fuzz/campaign.ts"
+import { fuzzSeed } from "../testkit/fuzz/runner.ts"
 
 const MINIMUM_INPUTS = 1_000_000
 const budget = process.argv.includes("--short") ? "short" : "long"

@@ -5,7 +5,7 @@
  * pick categories (`npm run attack -- faults`). Exits non-zero if any row fails.
  */
 
-import { watchProcessFaults } from "../test/adversarial/fuzz/runner.ts"
+import { watchProcessFaults } from "../testkit/fuzz/runner.ts"
 import { categories } from "./categories/index.ts"
 import type { AttackRow } from "./categories.ts"
 

@@ -1,11 +1,11 @@
 /**
  * The "faults" row: clients killed at every step of login, request and chat; the server process
  * killed with SIGKILL mid-chat and restarted on its folder; connection actors failing inside
- * (test/adversarial/fuzz/fault-*.ts).
+ * (testkit/fuzz/fault-*.ts).
  */
-import { actorFailures } from "../../test/adversarial/fuzz/fault-actor.ts"
-import { clientFaults } from "../../test/adversarial/fuzz/fault-clients.ts"
-import { serverKillRestart } from "../../test/adversarial/fuzz/fault-restart.ts"
+import { actorFailures } from "../../testkit/fuzz/fault-actor.ts"
+import { clientFaults } from "../../testkit/fuzz/fault-clients.ts"
+import { serverKillRestart } from "../../testkit/fuzz/fault-restart.ts"
 import type { AttackCategory } from "../categories.ts"
 import { scenarioRow } from "./scenarios.ts"
 

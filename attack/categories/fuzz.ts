@@ -1,10 +1,10 @@
 /**
- * The "fuzz" row: the whole fuzz campaign of test/adversarial/fuzz (decoders, server before and
+ * The "fuzz" row: the whole fuzz campaign of testkit/fuzz (decoders, server before and
  * after login, client against a hostile server) with the legitimate pair chatting during the
  * server targets. "short" is the attack table's budget; "long" is `npm run fuzz`'s.
  */
-import { runFuzzCampaign } from "../../test/adversarial/fuzz/campaign.ts"
-import { fuzzSeed } from "../../test/adversarial/fuzz/runner.ts"
+import { runFuzzCampaign } from "../../testkit/fuzz/campaign.ts"
+import { fuzzSeed } from "../../testkit/fuzz/runner.ts"
 import type { AttackCategory } from "../categories.ts"
 
 export const fuzzCategory: AttackCategory = {

@@ -1,16 +1,17 @@
 /**
  * The `npm run attack` row "mitm": a network attacker between real clients and the real server
- * (test/adversarial/mitm/proxy.ts). Short budget: every manipulation kind on every target frame of
+ * (testkit/mitm/proxy.ts). Short budget: every manipulation kind on every target frame of
  * every phase; long: also a flip of each byte of each phase's every-byte frame. A legitimate pair
  * chats directly with the server throughout (its latency is reported). Healthy: every attempt was
  * detected (a delay only delayed), the pair never failed, the server is back to the pair's
  * connections only, and a fresh user can log in.
  */
-import { startPairProbe } from "../../test/adversarial/fuzz/pair-probe.ts"
-import { MitmCampaign, PHASES } from "../../test/adversarial/mitm/proxy.ts"
-import { login } from "../../test/support/chat.ts"
-import { seededRandom } from "../../test/support/random.ts"
-import { startTestServer, type TestServer } from "../../test/support/server.ts"
+
+import { login } from "../../testkit/chat.ts"
+import { startPairProbe } from "../../testkit/fuzz/pair-probe.ts"
+import { MitmCampaign, PHASES } from "../../testkit/mitm/proxy.ts"
+import { seededRandom } from "../../testkit/random.ts"
+import { startTestServer, type TestServer } from "../../testkit/server.ts"
 import type { AttackCategory } from "../categories.ts"
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))

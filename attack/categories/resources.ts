@@ -2,15 +2,10 @@
  * The "resources" row: slowloris, half-open connections, declared lengths at the maximum and
  * beyond, a 500-hello flood, a message flood, clients that never read and a LIST-request flood,
  * each against a server with small limits while the legitimate pair chats
- * (test/adversarial/fuzz/resource-*.ts).
+ * (testkit/fuzz/resource-*.ts).
  */
-import {
-  halfOpen,
-  handshakeFlood,
-  maxLength,
-  slowloris,
-} from "../../test/adversarial/fuzz/resource-connections.ts"
-import { messageFlood, neverReads, requestFlood } from "../../test/adversarial/fuzz/resource-traffic.ts"
+import { halfOpen, handshakeFlood, maxLength, slowloris } from "../../testkit/fuzz/resource-connections.ts"
+import { messageFlood, neverReads, requestFlood } from "../../testkit/fuzz/resource-traffic.ts"
 import type { AttackCategory } from "../categories.ts"
 import { scenarioRow } from "./scenarios.ts"
 

@@ -1,9 +1,9 @@
 /**
- * Folds adversarial scenario reports (test/adversarial/fuzz/attack-harness.ts) into one attack
+ * Folds adversarial scenario reports (testkit/fuzz/attack-harness.ts) into one attack
  * table row: cases and rejections summed, healthy only if every scenario held its limits and left
  * the server healthy, the pair's latency as the worst p50 and worst p99 over the scenarios.
  */
-import type { ScenarioReport } from "../../test/adversarial/fuzz/attack-harness.ts"
+import type { ScenarioReport } from "../../testkit/fuzz/attack-harness.ts"
 import type { AttackRow } from "../categories.ts"
 
 /** Heap growth after GC (MiB) beyond which a scenario counts as leaking. */

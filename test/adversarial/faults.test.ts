@@ -6,10 +6,10 @@
  * rounds.
  */
 import { describe, expect, it } from "vitest"
-import type { ScenarioReport } from "./fuzz/attack-harness.ts"
-import { actorFailures } from "./fuzz/fault-actor.ts"
-import { clientFaults } from "./fuzz/fault-clients.ts"
-import { serverKillRestart } from "./fuzz/fault-restart.ts"
+import type { ScenarioReport } from "../../testkit/fuzz/attack-harness.ts"
+import { actorFailures } from "../../testkit/fuzz/fault-actor.ts"
+import { clientFaults } from "../../testkit/fuzz/fault-clients.ts"
+import { serverKillRestart } from "../../testkit/fuzz/fault-restart.ts"
 
 const expectSurvived = (report: ScenarioReport): void => {
   expect(report.broken).toEqual([])

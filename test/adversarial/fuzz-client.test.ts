@@ -4,9 +4,15 @@
  * reason, delivering only what genuine records carry; no throw, no unhandled rejection.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { makeTestPki } from "../support/pki.ts"
-import { clientLinkTarget } from "./fuzz/client-targets.ts"
-import { fuzzSeed, type ProcessFaults, runTarget, targetSeed, watchProcessFaults } from "./fuzz/runner.ts"
+import { clientLinkTarget } from "../../testkit/fuzz/client-targets.ts"
+import {
+  fuzzSeed,
+  type ProcessFaults,
+  runTarget,
+  targetSeed,
+  watchProcessFaults,
+} from "../../testkit/fuzz/runner.ts"
+import { makeTestPki } from "../../testkit/pki.ts"
 
 const RUNS = 150
 const SEED = fuzzSeed(20_260_601)

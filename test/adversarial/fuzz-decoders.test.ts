@@ -4,8 +4,8 @@
  * buffering; canonical decoding; round trips. `npm run fuzz` runs the same targets far longer.
  */
 import { describe, expect, it } from "vitest"
-import { decoderTargets } from "./fuzz/decoder-targets.ts"
-import { fuzzSeed, runTarget, targetSeed } from "./fuzz/runner.ts"
+import { decoderTargets } from "../../testkit/fuzz/decoder-targets.ts"
+import { fuzzSeed, runTarget, targetSeed } from "../../testkit/fuzz/runner.ts"
 
 const RUNS = 1_500
 const SEED = fuzzSeed(20_260_601)

@@ -5,11 +5,17 @@
  * chatting, and accepts fresh logins. `npm run fuzz` runs the same targets far longer.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { fuzzSeed, type ProcessFaults, runTarget, targetSeed, watchProcessFaults } from "./fuzz/runner.ts"
-import { type ServerFuzzEnv, startServerFuzzEnv } from "./fuzz/server-env.ts"
-import { firstContactTarget } from "./fuzz/server-first-contact.ts"
-import { hostilePlaintextTarget } from "./fuzz/server-plaintext.ts"
-import { hostileRecordTarget } from "./fuzz/server-records.ts"
+import {
+  fuzzSeed,
+  type ProcessFaults,
+  runTarget,
+  targetSeed,
+  watchProcessFaults,
+} from "../../testkit/fuzz/runner.ts"
+import { type ServerFuzzEnv, startServerFuzzEnv } from "../../testkit/fuzz/server-env.ts"
+import { firstContactTarget } from "../../testkit/fuzz/server-first-contact.ts"
+import { hostilePlaintextTarget } from "../../testkit/fuzz/server-plaintext.ts"
+import { hostileRecordTarget } from "../../testkit/fuzz/server-records.ts"
 
 const SEED = fuzzSeed(20_260_601)
 

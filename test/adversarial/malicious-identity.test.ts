@@ -19,18 +19,24 @@ import {
 } from "../../src/crypto/pki.ts"
 import { systemRandom, x25519KeyPair } from "../../src/crypto/primitives.ts"
 import { safetyNumber } from "../../src/crypto/safety.ts"
-import { expectMessage, login } from "../support/chat.ts"
+import { expectMessage, login } from "../../testkit/chat.ts"
 import {
   type Accepted,
   dropEnvelopes,
   forgeAccept,
   injectRequest,
   userOfConnection,
-} from "../support/lies.ts"
-import { NOW } from "../support/pki.ts"
-import { startTestServer, type TestServer, userKey } from "../support/server.ts"
-import { type Lie, lyingSupervisor } from "../support/supervisors.ts"
-import { chatStarted, endUiClients, requestAndAccept, type UiClient, uiUser } from "../support/ui-client.ts"
+} from "../../testkit/lies.ts"
+import { NOW } from "../../testkit/pki.ts"
+import { startTestServer, type TestServer, userKey } from "../../testkit/server.ts"
+import { type Lie, lyingSupervisor } from "../../testkit/supervisors.ts"
+import {
+  chatStarted,
+  endUiClients,
+  requestAndAccept,
+  type UiClient,
+  uiUser,
+} from "../../testkit/ui-client.ts"
 
 const DAY = 86_400_000
 const USERS = ["alice", "bob", "carol", "mallory"]

@@ -16,10 +16,11 @@ import { mlKemKeyPair } from "../../src/crypto/mlkem.ts"
 import { systemRandom } from "../../src/crypto/primitives.ts"
 import { silentLogger } from "../../src/net/log.ts"
 import { serve } from "../../src/net/server.ts"
-import { forgeAccept, forgeEstablishment, forgeRequest, misroute, replayFirst } from "../support/lies.ts"
-import { NOW } from "../support/pki.ts"
-import { startTestServer, type TestServer, testServerConfig, userKey } from "../support/server.ts"
-import { type Lie, lyingSupervisor } from "../support/supervisors.ts"
+import { certificateCases, days, hostilePki, type Trust } from "../../testkit/certificate-cases.ts"
+import { forgeAccept, forgeEstablishment, forgeRequest, misroute, replayFirst } from "../../testkit/lies.ts"
+import { NOW } from "../../testkit/pki.ts"
+import { startTestServer, type TestServer, testServerConfig, userKey } from "../../testkit/server.ts"
+import { type Lie, lyingSupervisor } from "../../testkit/supervisors.ts"
 import {
   UiClient as Client,
   chatStarted,
@@ -27,8 +28,7 @@ import {
   requestAndAccept,
   type UiClient,
   uiUser,
-} from "../support/ui-client.ts"
-import { certificateCases, days, hostilePki, type Trust } from "./certificate-cases.ts"
+} from "../../testkit/ui-client.ts"
 
 const USERS = ["alice", "bob", "carol", "dave", "mallory"]
 const stops: Array<() => Promise<void>> = []

@@ -1,5 +1,5 @@
 /**
- * A network attacker on the path (test/adversarial/mitm/proxy.ts) between real clients and the
+ * A network attacker on the path (testkit/mitm/proxy.ts) between real clients and the
  * real server, phase by phase: login (§3), LIST, request (RTT), end-to-end establishment (ACCEPT,
  * CC_SESSION_ESTABLISHMENT, §8) and chat (MESSAGE). Every drop, duplicate, reorder, truncation,
  * injection, reflection and byte flip (every byte of a short frame, a sample of a long one) is
@@ -9,8 +9,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeLogger } from "../../src/net/log.ts"
-import { seededRandom } from "../support/random.ts"
-import { startTestServer, type TestServer } from "../support/server.ts"
 import {
   type CampaignRow,
   describeOutcome,
@@ -20,7 +18,9 @@ import {
   PLAINTEXT_MARKER,
   runMitmCase,
   sampledOffsets,
-} from "./mitm/proxy.ts"
+} from "../../testkit/mitm/proxy.ts"
+import { seededRandom } from "../../testkit/random.ts"
+import { startTestServer, type TestServer } from "../../testkit/server.ts"
 
 let server: TestServer
 let campaign: MitmCampaign

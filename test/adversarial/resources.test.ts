@@ -7,9 +7,9 @@
  * runs the same attacks longer and prints the measurements.
  */
 import { describe, expect, it } from "vitest"
-import type { AttackReport } from "./fuzz/attack-harness.ts"
-import { halfOpen, handshakeFlood, maxLength, slowloris } from "./fuzz/resource-connections.ts"
-import { messageFlood, neverReads, requestFlood } from "./fuzz/resource-traffic.ts"
+import type { AttackReport } from "../../testkit/fuzz/attack-harness.ts"
+import { halfOpen, handshakeFlood, maxLength, slowloris } from "../../testkit/fuzz/resource-connections.ts"
+import { messageFlood, neverReads, requestFlood } from "../../testkit/fuzz/resource-traffic.ts"
 
 /** Heap growth (after GC) that would mean the attack left something behind. */
 const LEAK_MIB = 24

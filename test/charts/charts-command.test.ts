@@ -6,7 +6,7 @@
 import { readdir, readFile } from "node:fs/promises"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { cleanUpRuns, runOnechat, temporaryFolder } from "../support/processes.ts"
+import { cleanUpRuns, runOnechat, temporaryFolder } from "../../testkit/processes.ts"
 
 const CHARTS_DIR = new URL("../../docs/charts/", import.meta.url)
 

@@ -17,7 +17,7 @@ import {
   startJsonClient,
   startServerProcess,
   temporaryFolder,
-} from "../support/processes.ts"
+} from "../../testkit/processes.ts"
 
 const PASSPHRASE = "correct horse battery staple"
 const stops: Array<() => Promise<void>> = []

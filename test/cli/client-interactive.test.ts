@@ -16,8 +16,8 @@ import {
   type ServerProcess,
   startJsonClient,
   startServerProcess,
-} from "../support/processes.ts"
-import { needs, requireTool } from "../support/system-tools.ts"
+} from "../../testkit/processes.ts"
+import { needs, requireTool } from "../../testkit/system-tools.ts"
 
 const PASSPHRASE = "tty-passphrase-42"
 const SESSION = `onechat-test-${process.pid}`

@@ -7,7 +7,7 @@
 import { writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type DevelopmentServer, startDevelopmentServer } from "../support/processes.ts"
+import { type DevelopmentServer, startDevelopmentServer } from "../../testkit/processes.ts"
 
 const PASSPHRASE = "test passphrase for json clients"
 let dir: string

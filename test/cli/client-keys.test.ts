@@ -14,7 +14,7 @@ import {
 } from "../../src/crypto/identity.ts"
 import { systemRandom } from "../../src/crypto/primitives.ts"
 import { addUser, revokeUser } from "../../src/store/dev-users.ts"
-import { type DevelopmentServer, type JsonClient, startDevelopmentServer } from "../support/processes.ts"
+import { type DevelopmentServer, type JsonClient, startDevelopmentServer } from "../../testkit/processes.ts"
 
 const PASSPHRASE = "pinning test passphrase"
 let dir: string

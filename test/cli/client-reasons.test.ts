@@ -23,7 +23,7 @@ import {
   type ServerProcess,
   startJsonClient,
   startServerProcess,
-} from "../support/processes.ts"
+} from "../../testkit/processes.ts"
 
 const PASSPHRASE = "test passphrase for reasons"
 /** Short enough to wait for, long enough that a loaded machine answers every other request in time. */

@@ -5,7 +5,7 @@
 import { execFile } from "node:child_process"
 import { promisify } from "node:util"
 import { describe, expect, it } from "vitest"
-import { BIN } from "../support/processes.ts"
+import { BIN } from "../../testkit/processes.ts"
 
 describe("onechat demo", () => {
   it("runs green and shows both sides of the conversation", { timeout: 60_000 }, async () => {

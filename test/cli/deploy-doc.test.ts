@@ -13,11 +13,11 @@ import { mkdir, readFile } from "node:fs/promises"
 import { createServer } from "node:net"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { BIN, cleanUpRuns, type JsonClient, jsonEventsOf, temporaryFolder } from "../support/processes.ts"
+import { BIN, cleanUpRuns, type JsonClient, jsonEventsOf, temporaryFolder } from "../../testkit/processes.ts"
 
 const DOC = new URL("../../docs/deploy.md", import.meta.url).pathname
 const DEPLOY = new URL("../../deploy/", import.meta.url).pathname
-const HOSTS_OVERRIDE = new URL("../support/hosts-override.mjs", import.meta.url).pathname
+const HOSTS_OVERRIDE = new URL("../../testkit/hosts-override.mjs", import.meta.url).pathname
 const SERVER_NAME = "chat.example.org"
 
 interface Block {

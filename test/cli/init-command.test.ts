@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from "vitest"
 import { publicKeyFingerprint } from "../../src/crypto/identity.ts"
 import { loadClientKey, loadServerCredentials } from "../../src/store/credentials.ts"
 import { dataLayout } from "../../src/store/layout.ts"
-import { cleanUpRuns, runOnechat, temporaryFolder } from "../support/processes.ts"
+import { cleanUpRuns, runOnechat, temporaryFolder } from "../../testkit/processes.ts"
 
 /** The generator's format: 16 lowercase base32 characters in groups of four. */
 const GENERATED = /^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/

@@ -10,7 +10,7 @@ import { execFileSync, spawnSync } from "node:child_process"
 import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
-import { cleanUpRuns, runOnechat, temporaryFolder } from "../support/processes.ts"
+import { cleanUpRuns, runOnechat, temporaryFolder } from "../../testkit/processes.ts"
 
 afterEach(cleanUpRuns)
 

@@ -20,7 +20,7 @@ import {
   type LineHandlers,
   MAX_SECRET_LENGTH,
 } from "../../src/cli/terminal.ts"
-import { needs, requireTool } from "../support/system-tools.ts"
+import { needs, requireTool } from "../../testkit/system-tools.ts"
 
 const pipes = () => {
   const input = new PassThrough()

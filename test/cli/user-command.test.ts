@@ -13,8 +13,8 @@ import { loadClientKey } from "../../src/store/credentials.ts"
 import { createDevelopmentPki, revokeUser } from "../../src/store/dev-pki.ts"
 import { dataLayout, pathExists } from "../../src/store/layout.ts"
 import { UserRegistry } from "../../src/store/registry.ts"
-import { cleanUpRuns, runOnechat, temporaryFolder } from "../support/processes.ts"
-import { seededRandom } from "../support/random.ts"
+import { cleanUpRuns, runOnechat, temporaryFolder } from "../../testkit/processes.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 const GENERATED = /^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$/
 const FINGERPRINT = /[0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4} [0-9a-f]{4}/

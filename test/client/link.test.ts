@@ -27,8 +27,8 @@ import {
   FrameDecoder,
   type ServerMessage,
 } from "../../src/protocol/index.ts"
-import { makeTestPki, NOW, type TestPki } from "../support/pki.ts"
-import { seededRandom } from "../support/random.ts"
+import { makeTestPki, NOW, type TestPki } from "../../testkit/pki.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 const alice: LoginIdentity = { name: "alice", key: generateIdentity(seededRandom("alice")) }
 const WELCOME = { type: "List", total: 3, names: ["bob", "carol"] } as const

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest"
 import { verifyPeer } from "../../src/client/peer-identity.ts"
 import { generateIdentity } from "../../src/crypto/identity.ts"
 import { createCertificateAuthority, createCrl, issueUserCertificate } from "../../src/crypto/pki.ts"
-import { seededRandom } from "../support/random.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 const NOW = new Date("2026-06-01T12:00:00Z")
 const DAY = 86_400_000

@@ -11,7 +11,7 @@ import type { ChatKeys } from "../../src/crypto/e2e.ts"
 import { pad } from "../../src/crypto/padding.ts"
 import { x25519KeyPair } from "../../src/crypto/primitives.ts"
 import { initRatchetRequester, ratchetEncrypt } from "../../src/crypto/ratchet.ts"
-import { seededRandom } from "../support/random.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 const keysFor = (seed: string) => {
   const random = seededRandom(seed)

@@ -20,7 +20,7 @@ import {
   startChatRequest,
 } from "../../src/crypto/e2e.ts"
 import { generateIdentity, type IdentityKeyPair } from "../../src/crypto/identity.ts"
-import { seededRandom } from "../support/random.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 export interface User {
   readonly name: string

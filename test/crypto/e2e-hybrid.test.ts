@@ -21,7 +21,7 @@ import {
 } from "../../src/crypto/e2e.ts"
 import { mlKemDecapsulate, mlKemKeyPair } from "../../src/crypto/mlkem.ts"
 import { ed25519Sign, x25519, x25519KeyPair } from "../../src/crypto/primitives.ts"
-import { seededRandom } from "../support/random.ts"
+import { seededRandom } from "../../testkit/random.ts"
 import { type AcceptValues, agree, alice, bob, flip, isZero, outcome, party } from "./e2e-agreement.ts"
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex")

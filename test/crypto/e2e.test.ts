@@ -10,7 +10,7 @@ import { ChatChannel } from "../../src/crypto/chat-channel.ts"
 import { x25519KeyPair } from "../../src/crypto/primitives.ts"
 import { safetyNumber } from "../../src/crypto/safety.ts"
 import { MIN_ENVELOPE_BYTES } from "../../src/protocol/constants.ts"
-import { seededRandom } from "../support/random.ts"
+import { seededRandom } from "../../testkit/random.ts"
 import {
   type AcceptValues,
   acceptValuesOf,

@@ -23,8 +23,8 @@ import {
 import { mlKemKeyPair } from "../../src/crypto/mlkem.ts"
 import { hkdfExtract, type Random } from "../../src/crypto/primitives.ts"
 import { decodeAlert, ErrorCode, encodeAlert, PROTOCOL_NAME } from "../../src/protocol/index.ts"
-import { makeTestPki, type TestPki } from "../support/pki.ts"
-import { seededRandom } from "../support/random.ts"
+import { makeTestPki, type TestPki } from "../../testkit/pki.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 let pki: TestPki
 const alice: LoginIdentity = { name: "alice", key: generateIdentity(seededRandom("alice")) }

@@ -34,8 +34,8 @@ import {
   encodeHandshakeMessage,
   type HandshakeMessage,
 } from "../../src/protocol/index.ts"
-import { makeTestPki, NOW, type TestPki } from "../support/pki.ts"
-import { seededRandom } from "../support/random.ts"
+import { makeTestPki, NOW, type TestPki } from "../../testkit/pki.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 let pki: TestPki
 const alice: LoginIdentity = { name: "alice", key: generateIdentity(seededRandom("alice")) }

@@ -14,7 +14,7 @@ import {
 } from "../../src/crypto/key-schedule.ts"
 import { hkdfExpand, hkdfExtract, hmacSha256 } from "../../src/crypto/primitives.ts"
 import { SecretBytes } from "../../src/crypto/secret.ts"
-import { seededRandom } from "../support/random.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 interface HkdfVector {
   readonly id: string

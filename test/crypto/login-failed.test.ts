@@ -21,8 +21,8 @@ import {
 } from "../../src/crypto/handshake-server.ts"
 import { generateIdentity } from "../../src/crypto/identity.ts"
 import { ErrorCode, errorCodeInfo } from "../../src/protocol/index.ts"
-import { makeTestPki, type TestPki } from "../support/pki.ts"
-import { seededRandom } from "../support/random.ts"
+import { makeTestPki, type TestPki } from "../../testkit/pki.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 let pki: TestPki
 const alice: LoginIdentity = { name: "alice", key: generateIdentity(seededRandom("alice")) }

@@ -23,7 +23,7 @@ import {
   mlKemKeyPairFromSeed,
 } from "../../src/crypto/mlkem.ts"
 import { KEM_CIPHERTEXT_BYTES, KEM_ENCAPSULATION_KEY_BYTES } from "../../src/protocol/constants.ts"
-import { seededRandom } from "../support/random.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 interface Case {
   readonly tcId: number

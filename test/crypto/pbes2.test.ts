@@ -24,7 +24,7 @@ import {
   type KeyFileErrorReason,
   readEncryptedPrivateKeyPem,
 } from "../../src/crypto/identity.ts"
-import { seededRandom } from "../support/random.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 const hex = (text: string) => Uint8Array.from(Buffer.from(text, "hex"))
 // RFC 8032 §7.1, TEST 1.

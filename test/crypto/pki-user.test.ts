@@ -17,7 +17,7 @@ import {
   issueUserCertificate,
   verifyUserCertificate,
 } from "../../src/crypto/pki.ts"
-import { seededRandom } from "../support/random.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 const DAY = 86_400_000
 const NOW = new Date("2026-11-01T12:00:00Z")

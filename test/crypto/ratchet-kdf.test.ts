@@ -15,7 +15,7 @@ import {
   kdfRoot,
   wipeMessageAead,
 } from "../../src/crypto/ratchet-kdf.ts"
-import { seededRandom } from "../support/random.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 interface HkdfVector {
   readonly id: string

@@ -16,7 +16,7 @@ import {
   ratchetEncrypt,
 } from "../../src/crypto/ratchet.ts"
 import { deserialiseRatchet, type RatchetState, serialiseRatchet } from "../../src/crypto/ratchet-state.ts"
-import { seededRandom } from "../support/random.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 type Who = "A" | "B"
 interface Party {

@@ -21,7 +21,7 @@ import {
   serialiseRatchet,
   wipeRatchet,
 } from "../../src/crypto/ratchet-state.ts"
-import { seededRandom } from "../support/random.ts"
+import { seededRandom } from "../../testkit/random.ts"
 import { ReferenceRatchet } from "./ratchet-reference.ts"
 
 interface Side {

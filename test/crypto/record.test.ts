@@ -11,7 +11,7 @@ import {
 } from "../../src/crypto/record.ts"
 import { Direction, PROTOCOL_VERSION } from "../../src/protocol/constants.ts"
 import { FrameDecoder } from "../../src/protocol/frame.ts"
-import { seededRandom } from "../support/random.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 const pair = (limit?: bigint): { client: RecordChannel; server: RecordChannel } => {
   const secret = seededRandom("record")(32)

@@ -14,7 +14,7 @@ import {
   matchesSafety,
   safetyNumber,
 } from "../../src/crypto/safety.ts"
-import { seededRandom } from "../support/random.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 const party = (name: string, seed = name) => ({
   name,

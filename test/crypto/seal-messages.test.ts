@@ -16,7 +16,7 @@ import {
   MAX_RECORD_PLAINTEXT,
   writeClientMessage,
 } from "../../src/protocol/index.ts"
-import { seededRandom } from "../support/random.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 const pair = (): { client: RecordChannel; server: RecordChannel } => {
   const secret = seededRandom("seal-messages")(32)

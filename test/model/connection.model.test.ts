@@ -14,8 +14,8 @@ import { defaultConnectionLimits } from "../../src/actors/connection.machine.ts"
 import { type ConnectionActor, connectionActorOf } from "../../src/actors/supervisor.machine.ts"
 import type { ClientLink } from "../../src/client/link.ts"
 import { type ClientMessage, ErrorCode } from "../../src/protocol/index.ts"
-import { login } from "../support/chat.ts"
-import { startTestServer, type TestServer, userKey } from "../support/server.ts"
+import { login } from "../../testkit/chat.ts"
+import { startTestServer, type TestServer, userKey } from "../../testkit/server.ts"
 import {
   allStates,
   allTransitions,

@@ -13,7 +13,7 @@ import { type ClientLink, connectLink } from "../../src/client/link.ts"
 import type { SessionEvent, UiEvent } from "../../src/client/session.events.ts"
 import { sessionMachine } from "../../src/client/session.machine.ts"
 import { ClientSession } from "../../src/client/session.ts"
-import { startTestServer, type TestServer, userKey } from "../support/server.ts"
+import { startTestServer, type TestServer, userKey } from "../../testkit/server.ts"
 
 type Snapshot = SnapshotFrom<typeof sessionMachine>
 const WAIT_MS = 3_000

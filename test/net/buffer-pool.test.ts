@@ -7,9 +7,9 @@ import { afterEach, describe, expect, it } from "vitest"
 import type { ClientLink } from "../../src/client/link.ts"
 import { BufferPool, outboundPool } from "../../src/net/buffer-pool.ts"
 import { KEM_CIPHERTEXT_BYTES, KEM_ENCAPSULATION_KEY_BYTES } from "../../src/protocol/constants.ts"
-import { rawLogin } from "../adversarial/fuzz/raw-client.ts"
-import { establishChat, hear, login, say } from "../support/chat.ts"
-import { startTestServer, type TestServer } from "../support/server.ts"
+import { establishChat, hear, login, say } from "../../testkit/chat.ts"
+import { rawLogin } from "../../testkit/fuzz/raw-client.ts"
+import { startTestServer, type TestServer } from "../../testkit/server.ts"
 
 let server: TestServer | undefined
 const links: ClientLink[] = []

@@ -9,8 +9,8 @@ import { afterEach, describe, expect, it } from "vitest"
 import type { InspectionEvent } from "xstate"
 import type { ClientLink } from "../../src/client/link.ts"
 import { ErrorCode, NotifyReason } from "../../src/protocol/index.ts"
-import { establishChat, expectMessage, hear, login, say } from "../support/chat.ts"
-import { startTestServer, type TestServer } from "../support/server.ts"
+import { establishChat, expectMessage, hear, login, say } from "../../testkit/chat.ts"
+import { startTestServer, type TestServer } from "../../testkit/server.ts"
 
 let server: TestServer | undefined
 const links: ClientLink[] = []

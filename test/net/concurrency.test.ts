@@ -7,8 +7,8 @@ import { Result } from "effect"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { ClientLink } from "../../src/client/link.ts"
 import type { ChatChannel } from "../../src/crypto/chat-channel.ts"
-import { establishChat, login } from "../support/chat.ts"
-import { startTestServer, type TestServer } from "../support/server.ts"
+import { establishChat, login } from "../../testkit/chat.ts"
+import { startTestServer, type TestServer } from "../../testkit/server.ts"
 
 const PAIRS = 100
 const MESSAGES = 100

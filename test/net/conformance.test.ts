@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import type { ClientLink } from "../../src/client/link.ts"
 import { type ClientMessage, ErrorCode } from "../../src/protocol/index.ts"
-import { establishChat, expectMessage, login } from "../support/chat.ts"
-import { startTestServer, type TestServer } from "../support/server.ts"
+import { establishChat, expectMessage, login } from "../../testkit/chat.ts"
+import { startTestServer, type TestServer } from "../../testkit/server.ts"
 
 let server: TestServer
 beforeAll(async () => {

@@ -2,7 +2,7 @@
  * Chat across addresses, as between machines: the offline-CA workflow run as real processes
  * (`ca init` with --server-name/--server-ip, `keygen` in each user's own folder, `ca issue`), the
  * server on 0.0.0.0, and clients that reach it at 127.0.0.2 — one by IP, one by name (resolved by
- * a hosts override, test/support/hosts-override.mjs), one by IP with --server-name — chatting end
+ * a hosts override, testkit/hosts-override.mjs), one by IP with --server-name — chatting end
  * to end. A client pointed at an address the certificate does not name is refused, and told what
  * the certificate does name.
  */
@@ -18,11 +18,11 @@ import {
   startJsonClient,
   startServerProcess,
   temporaryFolder,
-} from "../support/processes.ts"
+} from "../../testkit/processes.ts"
 
 const SERVER_NAME = "chat.onechat.test"
 const SERVER_IP = "127.0.0.2"
-const HOSTS_OVERRIDE = new URL("../support/hosts-override.mjs", import.meta.url).pathname
+const HOSTS_OVERRIDE = new URL("../../testkit/hosts-override.mjs", import.meta.url).pathname
 const USERS = ["alice", "bob", "carol", "dave"] as const
 
 let root: string

@@ -6,8 +6,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import type { ClientLink } from "../../src/client/link.ts"
 import { NotFoundReason, NotifyReason } from "../../src/protocol/index.ts"
-import { establishChat, expectMessage, hear, login, say } from "../support/chat.ts"
-import { startTestServer, type TestServer } from "../support/server.ts"
+import { establishChat, expectMessage, hear, login, say } from "../../testkit/chat.ts"
+import { startTestServer, type TestServer } from "../../testkit/server.ts"
 
 let server: TestServer
 const links: ClientLink[] = []

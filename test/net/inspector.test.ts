@@ -18,10 +18,10 @@ import {
 } from "../../src/actors/supervisor.machine.ts"
 import type { ClientLink } from "../../src/client/link.ts"
 import { InspectorTracker, type RunningInspector, startInspector } from "../../src/net/inspector.ts"
-import { establishChat, hear, login, say } from "../support/chat.ts"
-import { launchChromium } from "../support/chromium.ts"
-import { startTestServer, type TestServer } from "../support/server.ts"
-import { needs } from "../support/system-tools.ts"
+import { establishChat, hear, login, say } from "../../testkit/chat.ts"
+import { launchChromium } from "../../testkit/chromium.ts"
+import { startTestServer, type TestServer } from "../../testkit/server.ts"
+import { needs } from "../../testkit/system-tools.ts"
 
 const SCREENSHOT = "test-output/inspector.png"
 const WAIT_MS = 10_000

@@ -7,10 +7,10 @@ import { afterEach, describe, expect, it } from "vitest"
 import type { ClientLink } from "../../src/client/link.ts"
 import type { LogFields, Logger } from "../../src/net/log.ts"
 import { ErrorCode, NotifyReason } from "../../src/protocol/index.ts"
-import { establishChat, expectMessage, hear, login, say } from "../support/chat.ts"
-import { forgeRequest } from "../support/lies.ts"
-import { startTestServer, type TestServer } from "../support/server.ts"
-import { lyingSupervisor, POISON, poisonedSupervisor } from "../support/supervisors.ts"
+import { establishChat, expectMessage, hear, login, say } from "../../testkit/chat.ts"
+import { forgeRequest } from "../../testkit/lies.ts"
+import { startTestServer, type TestServer } from "../../testkit/server.ts"
+import { lyingSupervisor, POISON, poisonedSupervisor } from "../../testkit/supervisors.ts"
 
 const recorded: Array<{ event: string; fields: LogFields }> = []
 const recordingLogger: Logger = {

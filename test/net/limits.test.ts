@@ -10,8 +10,8 @@ import type { ClientLink } from "../../src/client/link.ts"
 import { startClientHandshake } from "../../src/crypto/handshake-client.ts"
 import { systemRandom } from "../../src/crypto/primitives.ts"
 import { decodeAlert, ErrorCode, FrameDecoder, NotifyReason } from "../../src/protocol/index.ts"
-import { establishChat, expectMessage, hear, login, say } from "../support/chat.ts"
-import { startTestServer, type TestServer } from "../support/server.ts"
+import { establishChat, expectMessage, hear, login, say } from "../../testkit/chat.ts"
+import { startTestServer, type TestServer } from "../../testkit/server.ts"
 
 let server: TestServer | undefined
 const sockets: Socket[] = []

@@ -10,9 +10,9 @@ import { connectLink, LinkError } from "../../src/client/link.ts"
 import type { IdentityKeyPair } from "../../src/crypto/identity.ts"
 import { makeLogger } from "../../src/net/log.ts"
 import { decodeAlert, ErrorCode, encodeFrame, FrameDecoder } from "../../src/protocol/index.ts"
-import { NOW } from "../support/pki.ts"
-import { seededRandom } from "../support/random.ts"
-import { startTestServer, type TestServer, userKey } from "../support/server.ts"
+import { NOW } from "../../testkit/pki.ts"
+import { seededRandom } from "../../testkit/random.ts"
+import { startTestServer, type TestServer, userKey } from "../../testkit/server.ts"
 
 let server: TestServer
 const logLines: string[] = []

@@ -13,7 +13,7 @@ import { type ClientLink, connectLink } from "../../src/client/link.ts"
 import type { IdentityKeyPair } from "../../src/crypto/identity.ts"
 import { ErrorCode } from "../../src/protocol/index.ts"
 import { loadClientKey, loadClientTrust } from "../../src/store/credentials.ts"
-import { establishChat, hear, say } from "../support/chat.ts"
+import { establishChat, hear, say } from "../../testkit/chat.ts"
 
 const BIN = new URL("../../bin/onechat.mjs", import.meta.url).pathname
 const PASSPHRASE = "correct horse battery staple"

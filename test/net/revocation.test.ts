@@ -26,7 +26,7 @@ import { loadClientKey, loadClientTrust, loadServerCredentials } from "../../src
 import { addUser, createDevelopmentPki, revokeUser } from "../../src/store/dev-pki.ts"
 import { dataLayout } from "../../src/store/layout.ts"
 import { UserRegistry } from "../../src/store/registry.ts"
-import { testServerConfig } from "../support/server.ts"
+import { testServerConfig } from "../../testkit/server.ts"
 
 const PASSPHRASE = "revocation test passphrase"
 

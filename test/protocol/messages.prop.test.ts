@@ -27,7 +27,7 @@ import {
   clientMessage as clientMessageArbitrary,
   handshakeMessage,
   serverMessage as serverMessageArbitrary,
-} from "../adversarial/fuzz/arbitraries.ts"
+} from "../../testkit/fuzz/arbitraries.ts"
 import { hex, normalise, ok } from "./helpers.ts"
 
 const name = fc.stringMatching(USER_NAME_PATTERN)

@@ -1,6 +1,6 @@
 /**
  * Vitest global setup, run once in the main process before any test file: installs the missing
- * system programs the tests drive (test/support/system-tools.ts) when it can (root, apt-get), one
+ * system programs the tests drive (testkit/system-tools.ts) when it can (root, apt-get), one
  * line per install. After the run it prints one line per program still missing: why, how many tests
  * were skipped for it, and the command that installs it. A missing program never fails the run.
  */
@@ -13,7 +13,7 @@ import {
   isHidden,
   SYSTEM_TOOLS,
   type SystemTool,
-} from "../support/system-tools.ts"
+} from "../../testkit/system-tools.ts"
 
 const say = (line: string): void => console.log(`onechat tests: ${line}`)
 

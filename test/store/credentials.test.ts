@@ -27,7 +27,7 @@ import {
 import { createDevelopmentPki } from "../../src/store/dev-pki.ts"
 import type { StoreError } from "../../src/store/errors.ts"
 import { dataLayout } from "../../src/store/layout.ts"
-import { seededRandom } from "../support/random.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 const NOW = new Date("2026-11-01T12:00:00Z")
 const PASSPHRASE = "the shared demo passphrase"

@@ -15,7 +15,7 @@ import { loadCa, reissueCrl, wipeCa } from "../../src/store/ca.ts"
 import { checkServerCrl, readCrlFile, saveClientCrl } from "../../src/store/crl.ts"
 import { createDevelopmentPki } from "../../src/store/dev-pki.ts"
 import { dataLayout } from "../../src/store/layout.ts"
-import { seededRandom } from "../support/random.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 const CREATED = new Date("2026-06-01T12:00:00Z")
 const DAY = 86_400_000

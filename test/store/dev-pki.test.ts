@@ -22,7 +22,7 @@ import {
 } from "../../src/store/dev-pki.ts"
 import { dataLayout } from "../../src/store/layout.ts"
 import { UserRegistry } from "../../src/store/registry.ts"
-import { seededRandom } from "../support/random.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 const NOW = new Date("2026-11-01T12:00:00Z")
 const DAY = 86_400_000

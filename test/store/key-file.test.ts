@@ -19,7 +19,7 @@ import {
 } from "../../src/crypto/identity.ts"
 import type { StoreError } from "../../src/store/errors.ts"
 import { formatMode, readPrivateKeyFile, reencryptPrivateKeyFile } from "../../src/store/key-file.ts"
-import { seededRandom } from "../support/random.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 const PASSPHRASE = "correct horse battery staple"
 // The RFC 8032 TEST 1 key as onechat v2 wrote it (PBES2: PBKDF2-HMAC-SHA256 × 2048, AES-256-CBC).

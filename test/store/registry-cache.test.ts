@@ -15,8 +15,8 @@ import { decodePem, generateIdentity, importPublicKeyPem } from "../../src/crypt
 import { createCrl, derToPem } from "../../src/crypto/pki.ts"
 import * as layout from "../../src/store/layout.ts"
 import { UserRegistry } from "../../src/store/registry.ts"
-import { makeTestPki } from "../support/pki.ts"
-import { seededRandom } from "../support/random.ts"
+import { makeTestPki } from "../../testkit/pki.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 // Counts the registry's certificate file reads (the CA copy and CRL are read otherwise).
 vi.mock("../../src/store/layout.ts", async (importOriginal) => {

@@ -15,8 +15,8 @@ import { loadClientKey } from "../../src/store/credentials.ts"
 import { addUser, createDevelopmentPki, listUsers, revokeUser } from "../../src/store/dev-pki.ts"
 import { dataLayout } from "../../src/store/layout.ts"
 import { UserRegistry } from "../../src/store/registry.ts"
-import { makeTestPki } from "../support/pki.ts"
-import { seededRandom } from "../support/random.ts"
+import { makeTestPki } from "../../testkit/pki.ts"
+import { seededRandom } from "../../testkit/random.ts"
 
 const run = Effect.runPromise
 const PASSPHRASE = "registry test passphrase"
