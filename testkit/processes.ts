@@ -38,20 +38,20 @@ export const runOnechat = (
     stdio: ["ignore", "pipe", "pipe"],
   })
   unfinished.add(child)
+  return finished(child).finally(() => unfinished.delete(child))
+}
+
+/** A child process with piped stdout and stderr, run to its end: its status and everything it wrote. */
+export const finished = (child: ChildProcess): Promise<Run> => {
   let stdout = ""
   let stderr = ""
-  child.stdout.on("data", (chunk) => {
+  child.stdout?.on("data", (chunk) => {
     stdout += chunk
   })
-  child.stderr.on("data", (chunk) => {
+  child.stderr?.on("data", (chunk) => {
     stderr += chunk
   })
-  return new Promise((resolve) =>
-    child.on("close", (code) => {
-      unfinished.delete(child)
-      resolve({ code, stdout, stderr })
-    }),
-  )
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })))
 }
 
 /** A new empty folder under the system's temporary folder, removed by `cleanUpRuns`. */
@@ -241,4 +241,41 @@ export const jsonEventsOf = (name: string, child: ChildProcess): JsonClient => {
     kill: () => child.kill("SIGKILL"),
     endInput: () => child.stdin!.end(),
   }
+}
+
+/**
+ * Two `--json` clients start a chat the way users do (`!request`, `!accept`) and say one line each
+ * way; fails unless both see the chat start with the same safety number and each line arrives
+ * intact. Returns the safety number.
+ */
+export const chatBothWays = async (
+  requester: JsonClient,
+  accepter: JsonClient,
+  lines: readonly [string, string] = [`hello from ${requester.name}`, `hello from ${accepter.name}`],
+): Promise<string> => {
+  requester.send(`!request ${accepter.name}`)
+  const request = await accepter.next("request")
+  if (request.from !== requester.name) throw new Error(`${accepter.name} got ${JSON.stringify(request)}`)
+  accepter.send("!accept")
+  const started = [await requester.next("chat_started"), await accepter.next("chat_started")]
+  if (started[0]?.peer !== accepter.name || started[1]?.peer !== requester.name) {
+    throw new Error(`the chat started between the wrong users: ${JSON.stringify(started)}`)
+  }
+  const safety = started[0]?.safety
+  if (typeof safety !== "string" || safety !== started[1]?.safety) {
+    throw new Error(`the safety numbers differ: ${JSON.stringify(started)}`)
+  }
+  for (const [from, to, text] of [
+    [requester, accepter, lines[0]],
+    [accepter, requester, lines[1]],
+  ] as const) {
+    from.send(text)
+    const message = await to.next("message")
+    if (message.from !== from.name || message.text !== text) {
+      throw new Error(
+        `${to.name} got ${JSON.stringify(message)} instead of ${JSON.stringify(text)} from ${from.name}`,
+      )
+    }
+  }
+  return safety
 }

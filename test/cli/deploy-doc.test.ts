@@ -13,7 +13,15 @@ import { mkdir, readFile } from "node:fs/promises"
 import { createServer } from "node:net"
 import { join } from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { BIN, cleanUpRuns, type JsonClient, jsonEventsOf, temporaryFolder } from "../../testkit/processes.ts"
+import {
+  BIN,
+  chatBothWays,
+  cleanUpRuns,
+  finished,
+  type JsonClient,
+  jsonEventsOf,
+  temporaryFolder,
+} from "../../testkit/processes.ts"
 
 const DOC = new URL("../../docs/deploy.md", import.meta.url).pathname
 const DEPLOY = new URL("../../deploy/", import.meta.url).pathname
@@ -117,17 +125,9 @@ const spawnBlock = (machine: string, code: string, extra: Record<string, string>
 const runBlock = async (machine: string, code: string, extra: Record<string, string> = {}) => {
   const child = spawnBlock(machine, code, extra)
   child.stdin.end()
-  let stdout = ""
-  let stderr = ""
-  child.stdout.on("data", (chunk) => {
-    stdout += chunk
-  })
-  child.stderr.on("data", (chunk) => {
-    stderr += chunk
-  })
-  const status = await new Promise<number | null>((resolve) => child.on("close", resolve))
-  if (status !== 0) throw new Error(`block on ${machine} exited ${status}:\n${code}\n${stderr}`)
-  return stdout
+  const run = await finished(child)
+  if (run.code !== 0) throw new Error(`block on ${machine} exited ${run.code}:\n${code}\n${run.stderr}`)
+  return run.stdout
 }
 
 /** Starts the server block and waits for its "listening" line. */
@@ -233,19 +233,9 @@ describe("docs/deploy.md", { timeout: 240_000 }, () => {
 
     const alice = chat.get("alice")!
     const bob = chat.get("bob")!
-    alice.send("!request bob")
-    expect(await bob.next("request")).toEqual({ type: "request", from: "alice" })
-    bob.send("!accept")
-    const safety = [(await alice.next("chat_started")).safety, (await bob.next("chat_started")).safety]
-    expect(safety[0]).toBe(safety[1])
-    alice.send("hello across machines")
-    expect(await bob.next("message")).toEqual({
-      type: "message",
-      from: "alice",
-      text: "hello across machines",
-    })
-    bob.send("hello back")
-    expect(await alice.next("message")).toEqual({ type: "message", from: "bob", text: "hello back" })
+    expect(await chatBothWays(alice, bob, ["hello across machines", "hello back"])).toMatch(
+      /^\d{5}( \d{5}){11}$/,
+    )
 
     // The rest of the page in order: CRL re-issue, revoking alice, renewing the server certificate.
     for (const block of run.slice(clientAt + 1)) {
