@@ -19,7 +19,7 @@ import {
 } from "../crypto/handshake-client.ts"
 import type { HandshakeError } from "../crypto/handshake-error.ts"
 import { wipeHandshakeSecrets } from "../crypto/key-schedule.ts"
-import type { VerifiedServerCertificate } from "../crypto/pki.ts"
+import type { VerifiedServerCertificate } from "../crypto/pki-check.ts"
 import { type Random, systemRandom, wipe } from "../crypto/primitives.ts"
 import { closeRecordChannel, type RecordChannel, sealMessages } from "../crypto/record.ts"
 import {

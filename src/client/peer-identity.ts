@@ -7,7 +7,8 @@
  */
 import { Result } from "effect"
 import type { Party } from "../crypto/e2e.ts"
-import { type CertificateError, verifyUserCertificate } from "../crypto/pki.ts"
+import type { CertificateError } from "../crypto/pki.ts"
+import { verifyUserCertificate } from "../crypto/pki-check.ts"
 
 /** What the client trusts to judge peers: the CA certificate and every CRL it holds. */
 export interface PeerTrust {

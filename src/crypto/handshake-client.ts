@@ -23,7 +23,8 @@ import {
   wipeHandshakeSecrets,
 } from "./key-schedule.ts"
 import { type MlKemKeyPair, mlKemDecapsulate, mlKemKeyPair } from "./mlkem.ts"
-import { CertificateError, type VerifiedServerCertificate, verifyServerCertificate } from "./pki.ts"
+import { CertificateError } from "./pki.ts"
+import { type VerifiedServerCertificate, verifyServerCertificate } from "./pki-check.ts"
 import {
   bytesEqual,
   ed25519Sign,

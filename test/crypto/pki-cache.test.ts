@@ -13,8 +13,8 @@ import {
   createCertificateAuthority,
   createCrl,
   issueServerCertificate,
-  verifyServerCertificate,
 } from "../../src/crypto/pki.ts"
+import { verifyServerCertificate } from "../../src/crypto/pki-check.ts"
 import { seededRandom } from "../../testkit/random.ts"
 
 const DAY = 86_400_000

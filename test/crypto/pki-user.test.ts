@@ -15,8 +15,8 @@ import {
   createCrl,
   issueServerCertificate,
   issueUserCertificate,
-  verifyUserCertificate,
 } from "../../src/crypto/pki.ts"
+import { verifyUserCertificate } from "../../src/crypto/pki-check.ts"
 import { seededRandom } from "../../testkit/random.ts"
 
 const DAY = 86_400_000
@@ -204,7 +204,7 @@ describe("verifyUserCertificate", () => {
   })
 
   it("keeps the server certificate sentences unchanged", async () => {
-    const { verifyServerCertificate } = await import("../../src/crypto/pki.ts")
+    const { verifyServerCertificate } = await import("../../src/crypto/pki-check.ts")
     const outcome = verifyServerCertificate({
       certificateDer: good.certificateDer,
       caCertificateDer: ca.certificateDer,

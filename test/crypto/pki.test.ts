@@ -18,8 +18,8 @@ import {
   createCrl,
   derToPem,
   issueServerCertificate,
-  verifyServerCertificate,
 } from "../../src/crypto/pki.ts"
+import { verifyServerCertificate } from "../../src/crypto/pki-check.ts"
 import type { Random } from "../../src/crypto/primitives.ts"
 
 /** SHA-256(label ‖ counter) blocks: reproducible "randomness" for tests only. */

@@ -12,7 +12,7 @@ import { join } from "node:path"
 import { Effect, Result } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { publicKeyFingerprint } from "../../src/crypto/identity.ts"
-import { verifyServerCertificate } from "../../src/crypto/pki.ts"
+import { verifyServerCertificate } from "../../src/crypto/pki-check.ts"
 import { loadClientKey, loadClientTrust, loadServerCredentials } from "../../src/store/credentials.ts"
 import {
   createDevelopmentPki,
