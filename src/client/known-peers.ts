@@ -7,6 +7,7 @@
  */
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises"
 import { dirname } from "node:path"
+import { Option, Schema } from "effect"
 import { bytesEqual } from "../crypto/primitives.ts"
 import { isValidUserName } from "../protocol/names.ts"
 import type { KeyStatus } from "./session.events.ts"
@@ -105,22 +106,38 @@ export class KnownPeers {
   }
 }
 
+/** A pinned key: 32 bytes of Ed25519 public key, base64. */
+const PinnedKey = Schema.String.pipe(
+  Schema.refine((key: string): key is string => Buffer.from(key, "base64").length === 32),
+)
+
+/** The pin file as written by #save (version 2) or by older clients (version 1, no `verified`). */
+const PinFileJson = Schema.fromJsonString(
+  Schema.Struct({
+    version: Schema.optionalKey(Schema.Literals([1, 2])),
+    peers: Schema.Record(
+      Schema.String,
+      Schema.Struct({
+        key: PinnedKey,
+        pinned: Schema.optionalKey(Schema.String),
+        verified: Schema.optionalKey(Schema.Boolean),
+      }),
+    ).pipe(
+      // Every name a user name: a refined key schema would drop the others silently, not refuse them.
+      Schema.refine((peers): peers is typeof peers => Object.keys(peers).every(isValidUserName)),
+    ),
+  }),
+)
+
+const decodePinFile = Schema.decodeUnknownOption(PinFileJson)
+
+/** The pin file's text as pins, or `undefined` when it is not one (bad JSON, names or keys). */
 const parsePinFile = (text: string): PinFile | undefined => {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch {
-    return undefined
+  const decoded = decodePinFile(text)
+  if (Option.isNone(decoded)) return undefined
+  const peers: Record<string, PinEntry> = {}
+  for (const [name, pin] of Object.entries(decoded.value.peers)) {
+    peers[name] = { key: pin.key, pinned: pin.pinned ?? "", verified: pin.verified === true }
   }
-  if (typeof value !== "object" || value === null || !("peers" in value)) return undefined
-  const peers = (value as { peers: unknown }).peers
-  if (typeof peers !== "object" || peers === null) return undefined
-  const result: Record<string, PinEntry> = {}
-  for (const [name, pin] of Object.entries(peers)) {
-    if (!isValidUserName(name) || typeof pin !== "object" || pin === null) return undefined
-    const { key, pinned, verified } = pin as { key?: unknown; pinned?: unknown; verified?: unknown }
-    if (typeof key !== "string" || Buffer.from(key, "base64").length !== 32) return undefined
-    result[name] = { key, pinned: typeof pinned === "string" ? pinned : "", verified: verified === true }
-  }
-  return { version: 2, peers: result }
+  return { version: 2, peers }
 }
