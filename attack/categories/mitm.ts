@@ -1,6 +1,6 @@
 /**
  * The `npm run attack` row "mitm": a network attacker between real clients and the real server
- * (testkit/mitm/proxy.ts). Short budget: every manipulation kind on every target frame of
+ * (testkit/mitm/). Short budget: every manipulation kind on every target frame of
  * every phase; long: also a flip of each byte of each phase's every-byte frame. A legitimate pair
  * chats directly with the server throughout (its latency is reported). Healthy: every attempt was
  * detected (a delay only delayed), the pair never failed, the server is back to the pair's
@@ -9,7 +9,8 @@
 
 import { login } from "../../testkit/chat.ts"
 import { startPairProbe } from "../../testkit/fuzz/pair-probe.ts"
-import { MitmCampaign, PHASES } from "../../testkit/mitm/proxy.ts"
+import { MitmCampaign } from "../../testkit/mitm/campaign.ts"
+import { PHASES } from "../../testkit/mitm/catalogue.ts"
 import { seededRandom } from "../../testkit/random.ts"
 import { startTestServer, type TestServer } from "../../testkit/server.ts"
 import type { AttackCategory } from "../categories.ts"

@@ -1,5 +1,5 @@
 /**
- * A network attacker on the path (testkit/mitm/proxy.ts) between real clients and the
+ * A network attacker on the path (testkit/mitm/) between real clients and the
  * real server, phase by phase: login (§3), LIST, request (RTT), end-to-end establishment (ACCEPT,
  * CC_SESSION_ESTABLISHMENT, §8) and chat (MESSAGE). Every drop, duplicate, reorder, truncation,
  * injection, reflection and byte flip (every byte of a short frame, a sample of a long one) is
@@ -9,16 +9,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { makeLogger } from "../../src/net/log.ts"
-import {
-  type CampaignRow,
-  describeOutcome,
-  EVERY_BYTE_TARGETS,
-  MitmCampaign,
-  PHASES,
-  PLAINTEXT_MARKER,
-  runMitmCase,
-  sampledOffsets,
-} from "../../testkit/mitm/proxy.ts"
+import { type CampaignRow, MitmCampaign } from "../../testkit/mitm/campaign.ts"
+import { EVERY_BYTE_TARGETS, PHASES, sampledOffsets } from "../../testkit/mitm/catalogue.ts"
+import { runMitmCase } from "../../testkit/mitm/run-case.ts"
+import { PLAINTEXT_MARKER } from "../../testkit/mitm/session.ts"
+import { describeOutcome } from "../../testkit/mitm/verdict.ts"
 import { seededRandom } from "../../testkit/random.ts"
 import { startTestServer, type TestServer } from "../../testkit/server.ts"
 
