@@ -15,7 +15,7 @@ import { accessSync, constants } from "node:fs"
 import { delimiter, join } from "node:path"
 import { promisify } from "node:util"
 
-export type ToolName = "chromium" | "tmux"
+export type ToolName = "chromium" | "tmux" | "openssl"
 
 export interface SystemTool {
   readonly name: ToolName
@@ -62,6 +62,13 @@ export const SYSTEM_TOOLS: readonly SystemTool[] = [
     testKind: "pseudo-terminal",
     elsewhere: "tmux from your system's package manager",
     locate: () => onPath("tmux"),
+  },
+  {
+    name: "openssl",
+    debianPackage: "openssl",
+    testKind: "OpenSSL",
+    elsewhere: "the openssl command from your system's package manager",
+    locate: () => onPath("openssl"),
   },
 ]
 

@@ -22,6 +22,7 @@ import {
   jsonEventsOf,
   temporaryFolder,
 } from "../../testkit/processes.ts"
+import { needs } from "../../testkit/system-tools.ts"
 
 const DOC = new URL("../../docs/deploy.md", import.meta.url).pathname
 const DEPLOY = new URL("../../deploy/", import.meta.url).pathname
@@ -184,85 +185,89 @@ afterAll(async () => {
 })
 
 describe("docs/deploy.md", { timeout: 240_000 }, () => {
-  it("runs every command it shows, and the steps work across the two machines", async () => {
-    const run = blocks.filter((block) => block.notRun === undefined)
-    expect(run.length).toBeGreaterThan(6)
-    // Onboarding a user: from the first laptop block to the client block; bob repeats it.
-    const firstLaptop = run.findIndex((block) => block.machine === "alice-laptop")
-    const clientAt = run.findIndex((block) => block.flags.includes("client"))
-    expect(firstLaptop).toBeGreaterThan(0)
-    expect(clientAt).toBeGreaterThan(firstLaptop)
-    const forUser = (block: Block, user: string): Block => ({
-      ...block,
-      machine: block.machine.replace("alice", user),
-      code: block.code.replaceAll("alice", user),
-    })
-    const outputs: string[] = []
-    let server: ChildProcess | undefined
-    const serverCode = run.find((block) => block.flags.includes("background"))?.code ?? ""
-    const chat = new Map<string, JsonClient>()
+  it(
+    "runs every command it shows, and the steps work across the two machines",
+    needs("openssl"),
+    async () => {
+      const run = blocks.filter((block) => block.notRun === undefined)
+      expect(run.length).toBeGreaterThan(6)
+      // Onboarding a user: from the first laptop block to the client block; bob repeats it.
+      const firstLaptop = run.findIndex((block) => block.machine === "alice-laptop")
+      const clientAt = run.findIndex((block) => block.flags.includes("client"))
+      expect(firstLaptop).toBeGreaterThan(0)
+      expect(clientAt).toBeGreaterThan(firstLaptop)
+      const forUser = (block: Block, user: string): Block => ({
+        ...block,
+        machine: block.machine.replace("alice", user),
+        code: block.code.replaceAll("alice", user),
+      })
+      const outputs: string[] = []
+      let server: ChildProcess | undefined
+      const serverCode = run.find((block) => block.flags.includes("background"))?.code ?? ""
+      const chat = new Map<string, JsonClient>()
 
-    const perform = async (block: Block, user = "alice") => {
-      if (block.flags.includes("background")) {
-        server = await startServerBlock(block.code)
-      } else if (block.flags.includes("client")) {
-        const child = spawnBlock(block.machine, `${block.code.trim()} --json`, {
-          ONECHAT_PASSPHRASE: `${user} passphrase from the deploy test`,
-        })
-        background.push(child)
-        const client = jsonEventsOf(user, child)
-        clients.push(client)
-        expect(await client.next(undefined, 30_000)).toMatchObject({ type: "ready", user })
-        chat.set(user, client)
-      } else {
-        const secrets =
-          block.machine === "server-host"
-            ? {}
-            : { ONECHAT_PASSPHRASE: `${user} passphrase from the deploy test` }
-        outputs.push(await runBlock(block.machine, block.code, secrets))
+      const perform = async (block: Block, user = "alice") => {
+        if (block.flags.includes("background")) {
+          server = await startServerBlock(block.code)
+        } else if (block.flags.includes("client")) {
+          const child = spawnBlock(block.machine, `${block.code.trim()} --json`, {
+            ONECHAT_PASSPHRASE: `${user} passphrase from the deploy test`,
+          })
+          background.push(child)
+          const client = jsonEventsOf(user, child)
+          clients.push(client)
+          expect(await client.next(undefined, 30_000)).toMatchObject({ type: "ready", user })
+          chat.set(user, client)
+        } else {
+          const secrets =
+            block.machine === "server-host"
+              ? {}
+              : { ONECHAT_PASSPHRASE: `${user} passphrase from the deploy test` }
+          outputs.push(await runBlock(block.machine, block.code, secrets))
+        }
       }
-    }
 
-    for (const block of run.slice(0, clientAt + 1)) await perform(block)
-    for (const block of run.slice(firstLaptop, clientAt + 1)) await perform(forUser(block, "bob"), "bob")
+      for (const block of run.slice(0, clientAt + 1)) await perform(block)
+      for (const block of run.slice(firstLaptop, clientAt + 1)) await perform(forUser(block, "bob"), "bob")
 
-    // The CA fingerprint the operator printed is the one each laptop computed.
-    const fingerprints = outputs.map(fingerprintOf).filter((found) => found !== undefined)
-    expect(fingerprints.length).toBe(3)
-    expect(new Set(fingerprints).size).toBe(1)
+      // The CA fingerprint the operator printed is the one each laptop computed.
+      const fingerprints = outputs.map(fingerprintOf).filter((found) => found !== undefined)
+      expect(fingerprints.length).toBe(3)
+      expect(new Set(fingerprints).size).toBe(1)
 
-    const alice = chat.get("alice")!
-    const bob = chat.get("bob")!
-    expect(await chatBothWays(alice, bob, ["hello across machines", "hello back"])).toMatch(
-      /^\d{5}( \d{5}){11}$/,
-    )
+      const alice = chat.get("alice")!
+      const bob = chat.get("bob")!
+      expect(await chatBothWays(alice, bob, ["hello across machines", "hello back"])).toMatch(
+        /^\d{5}( \d{5}){11}$/,
+      )
 
-    // The rest of the page in order: CRL re-issue, revoking alice, renewing the server certificate.
-    for (const block of run.slice(clientAt + 1)) {
-      await perform(block)
-      if (block.code.includes("ca revoke alice")) {
-        expect(await alice.exit).toBe(1)
-        expect(await bob.next("peer_left", 15_000)).toMatchObject({ peer: "alice" })
-        const again = spawnBlock(run[clientAt]!.machine, `${run[clientAt]!.code.trim()} --json`, {
-          ONECHAT_PASSPHRASE: "alice passphrase from the deploy test",
-        })
-        background.push(again)
-        const refused = jsonEventsOf("alice", again)
-        expect(await refused.next("closed", 30_000)).toEqual({ type: "closed", reason: "login_failed" })
+      // The rest of the page in order: CRL re-issue, revoking alice, renewing the server certificate.
+      for (const block of run.slice(clientAt + 1)) {
+        await perform(block)
+        if (block.code.includes("ca revoke alice")) {
+          expect(await alice.exit).toBe(1)
+          expect(await bob.next("peer_left", 15_000)).toMatchObject({ peer: "alice" })
+          const again = spawnBlock(run[clientAt]!.machine, `${run[clientAt]!.code.trim()} --json`, {
+            ONECHAT_PASSPHRASE: "alice passphrase from the deploy test",
+          })
+          background.push(again)
+          const refused = jsonEventsOf("alice", again)
+          expect(await refused.next("closed", 30_000)).toEqual({ type: "closed", reason: "login_failed" })
+        }
       }
-    }
-    // After renew-server: restart (as `systemctl restart` would) and log in with the new certificate.
-    const renewed = await readFile(join(homeOf("server-host"), "var/lib/onechat/server.cert.pem"), "utf8")
-    await stop(server!)
-    await startServerBlock(serverCode)
-    const bobAgain = spawnBlock("bob-laptop", `${forUser(run[clientAt]!, "bob").code.trim()} --json`, {
-      ONECHAT_PASSPHRASE: "bob passphrase from the deploy test",
-    })
-    background.push(bobAgain)
-    const events = jsonEventsOf("bob", bobAgain)
-    expect(await events.next("ready", 30_000)).toMatchObject({ type: "ready", user: "bob" })
-    expect(renewed).toContain("BEGIN CERTIFICATE")
-  })
+      // After renew-server: restart (as `systemctl restart` would) and log in with the new certificate.
+      const renewed = await readFile(join(homeOf("server-host"), "var/lib/onechat/server.cert.pem"), "utf8")
+      await stop(server!)
+      await startServerBlock(serverCode)
+      const bobAgain = spawnBlock("bob-laptop", `${forUser(run[clientAt]!, "bob").code.trim()} --json`, {
+        ONECHAT_PASSPHRASE: "bob passphrase from the deploy test",
+      })
+      background.push(bobAgain)
+      const events = jsonEventsOf("bob", bobAgain)
+      expect(await events.next("ready", 30_000)).toMatchObject({ type: "ready", user: "bob" })
+      expect(renewed).toContain("BEGIN CERTIFICATE")
+    },
+  )
 
   it("leaves unrun only blocks that need the network, root or systemd", () => {
     const notRun = blocks.filter((block) => block.notRun !== undefined)

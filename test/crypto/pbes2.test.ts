@@ -2,8 +2,9 @@
  * Tests for src/crypto/pbes2.ts through the key-file API: the exact PBES2 / scrypt / AES-256-CBC
  * layout at the default cost (N = 2^17, r = 8, p = 1), what `openssl asn1parse` shows, files
  * exchanged with OpenSSL both ways, an independent reader (Python cryptography) at the default
- * cost, and parameters refused before any key derivation. Tests needing openssl or python3 are
- * skipped (one line each) where the tool is missing. The default-cost file is made once.
+ * cost, and parameters refused before any key derivation. Tests needing openssl declare it
+ * (testkit/system-tools.ts: installed by the test setup as root, else skipped with one line); the
+ * Python reader is skipped where python3 lacks `cryptography`. The default-cost file is made once.
  */
 import { execFileSync, spawnSync } from "node:child_process"
 import { createPrivateKey } from "node:crypto"
@@ -25,6 +26,7 @@ import {
   readEncryptedPrivateKeyPem,
 } from "../../src/crypto/identity.ts"
 import { seededRandom } from "../../testkit/random.ts"
+import { needs } from "../../testkit/system-tools.ts"
 
 const hex = (text: string) => Uint8Array.from(Buffer.from(text, "hex"))
 // RFC 8032 §7.1, TEST 1.
@@ -54,7 +56,6 @@ const defaultCostFile = () => {
   return defaultCostPem
 }
 const hasTool = (command: string, args: ReadonlyArray<string>) => spawnSync(command, args).status === 0
-const HAS_OPENSSL = hasTool("openssl", ["version"])
 const HAS_PY_CRYPTOGRAPHY = hasTool("python3", ["-c", "import cryptography"])
 const scratch = mkdtempSync(join(tmpdir(), "onechat-pbes2-"))
 afterAll(() => rmSync(scratch, { recursive: true, force: true }))
@@ -98,8 +99,9 @@ describe("key file protection: PBES2 with scrypt", { timeout: 30_000 }, () => {
     expect(Result.isSuccess(protection) && protection.success).toEqual(file.success.protection)
   })
 
-  it.runIf(HAS_OPENSSL)(
+  it(
     "openssl asn1parse shows PBES2, scrypt with N = 2^17, r = 8, p = 1, and aes-256-cbc",
+    needs("openssl"),
     () => {
       const text = execFileSync(
         "openssl",
@@ -122,8 +124,9 @@ describe("key file protection: PBES2 with scrypt", { timeout: 30_000 }, () => {
     },
   )
 
-  it.runIf(HAS_OPENSSL)(
+  it(
     "openssl decrypts what onechat writes (at a cost its 32 MiB scrypt cap allows)",
+    needs("openssl"),
     () => {
       // OpenSSL ≤ 3.5 caps scrypt in PKCS#8 at 32 MiB, below N = 2^17, r = 8 (128 MiB): see the
       // next test. The format is the same at any cost, so interoperability is checked at 2^14.
@@ -145,8 +148,9 @@ describe("key file protection: PBES2 with scrypt", { timeout: 30_000 }, () => {
     },
   )
 
-  it.runIf(HAS_OPENSSL)(
+  it(
     "onechat reads what `openssl pkcs8 -topk8 -scrypt` and `-v2 aes-256-cbc` write, as weak",
+    needs("openssl"),
     () => {
       const plain = scratchFile(
         "plain.pem",
