@@ -14,20 +14,10 @@ import type { IdentityKeyPair } from "../crypto/identity.ts"
 import { loadClientKeyFile, loadClientTrust } from "../store/credentials.ts"
 import { saveClientCrl } from "../store/crl.ts"
 import { dataLayout } from "../store/layout.ts"
+import type { ClientOptions } from "./client-flags.ts"
 import { runInteractive } from "./client-interactive.ts"
 import { parseServerAddress } from "./server-address.ts"
 import { createTerminal } from "./terminal.ts"
-
-type Options = {
-  readonly name: string
-  readonly dir: string
-  readonly host: string
-  readonly port: number
-  readonly server: Option.Option<string>
-  readonly serverName: Option.Option<string>
-  readonly json: boolean
-  readonly passphraseFile: Option.Option<string>
-}
 
 /** Passphrase files hold one line; longer files are refused. */
 const MAX_PASSPHRASE_FILE_BYTES = 1024
@@ -38,7 +28,7 @@ const MAX_PASSPHRASE_FILE_BYTES = 1024
  * for chosen passphrases (src/crypto/passphrase.ts) applies where a key is created.
  */
 const readPassphrase = async (
-  options: Options,
+  options: ClientOptions,
   ask: (question: string) => Promise<string>,
 ): Promise<string> => {
   if (Option.isSome(options.passphraseFile)) {
@@ -60,7 +50,7 @@ const readPassphrase = async (
 }
 
 /** Loads everything the session needs; any failure is one sentence. */
-const prepare = async (options: Options, ask: (question: string) => Promise<string>) => {
+const prepare = async (options: ClientOptions, ask: (question: string) => Promise<string>) => {
   const passphrase = await readPassphrase(options, ask)
   const key = await Effect.runPromise(
     Effect.result(loadClientKeyFile({ dir: options.dir, name: options.name, passphrase })),
@@ -78,7 +68,7 @@ const prepare = async (options: Options, ask: (question: string) => Promise<stri
  * Keeps, in the user's folder, the freshest CA-signed CRL seen (the one the server stapled, already
  * checked fresh at login): a later server that staples an older one cannot hide a revocation.
  */
-const keepFreshestCrl = async (options: Options, crls: ReadonlyArray<Uint8Array>): Promise<void> => {
+const keepFreshestCrl = async (options: ClientOptions, crls: ReadonlyArray<Uint8Array>): Promise<void> => {
   const folder = dataLayout(options.dir).client(options.name)
   if (Result.isFailure(folder)) return
   for (const crl of crls) {
@@ -87,7 +77,7 @@ const keepFreshestCrl = async (options: Options, crls: ReadonlyArray<Uint8Array>
 }
 
 const startSession = (
-  options: Options,
+  options: ClientOptions,
   prepared: {
     readonly key: IdentityKeyPair
     readonly trust: Awaited<ReturnType<typeof prepare>>["trust"]
@@ -119,7 +109,7 @@ const startSession = (
 const exitCodeFor = (reason: string): number => (reason === "quit" ? 0 : reason === "login_failed" ? 2 : 1)
 
 /** `--json`: every UI event is one JSON line on stdout; stdin lines are commands. */
-const runJson = async (options: Options): Promise<number> => {
+const runJson = async (options: ClientOptions): Promise<number> => {
   const print = (event: UiEvent) => process.stdout.write(`${JSON.stringify(event)}\n`)
   let prepared: Awaited<ReturnType<typeof prepare>>
   try {
@@ -150,7 +140,7 @@ const runJson = async (options: Options): Promise<number> => {
  * Where to connect: `--server HOST[:PORT]` (or ONECHAT_SERVER) when given, its port defaulting to
  * `--port`; else `--host` and `--port`. The certificate is then checked against that host.
  */
-const resolveServer = (options: Options): Result.Result<Options, string> => {
+const resolveServer = (options: ClientOptions): Result.Result<ClientOptions, string> => {
   if (Option.isNone(options.server)) return Result.succeed(options)
   return Result.map(parseServerAddress(options.server.value, options.port), ({ host, port }) => ({
     ...options,
@@ -160,7 +150,7 @@ const resolveServer = (options: Options): Result.Result<Options, string> => {
 }
 
 /** Runs `onechat client` (flags: src/cli/client-flags.ts); leaves the process with its exit status. */
-export const runClient = (given: Options) =>
+export const runClient = (given: ClientOptions) =>
   Effect.promise(async () => {
     const resolved = resolveServer(given)
     if (Result.isFailure(resolved)) {
