@@ -14,7 +14,6 @@ import {
   clientReceiveServerAuth,
   clientReceiveServerHello,
   type LoginIdentity,
-  type ServerIdentity,
   startClientHandshake,
 } from "../crypto/handshake-client.ts"
 import type { HandshakeError } from "../crypto/handshake-error.ts"
@@ -61,8 +60,6 @@ export interface ClientLink {
   readonly welcome: { readonly total: number; readonly names: ReadonlyArray<string> }
   /** The server's verified certificate. */
   readonly server: VerifiedServerCertificate
-  /** What to show of it once at login: subject, names, SHA-256 fingerprint of the DER. */
-  readonly serverIdentity: ServerIdentity
   /**
    * What chat peers' certificates are checked against: the trusted CA, and the CRLs the client holds
    * (the one stapled at login, verified fresh, and the client's own copy).
@@ -310,7 +307,6 @@ class Link implements ClientLink {
   readonly user: string
   readonly welcome: ClientLink["welcome"]
   readonly server: VerifiedServerCertificate
-  readonly serverIdentity: ServerIdentity
   readonly peerTrust: ClientLink["peerTrust"]
   readonly closed: Promise<LinkClosed>
   readonly #socket: Socket
@@ -341,7 +337,6 @@ class Link implements ClientLink {
     this.user = user
     this.welcome = login.welcome
     this.server = login.done.server
-    this.serverIdentity = login.done.serverIdentity
     const crls = [login.done.stapledCrlDer, trust.localCrlDer]
     this.peerTrust = {
       caCertificateDer: trust.caCertificateDer,

@@ -4,7 +4,6 @@
  * do (intents), and what the person or script is shown (UI events, the `--json` output).
  * Pure types; no I/O.
  */
-import type { ServerIdentity } from "../crypto/handshake-client.ts"
 
 /** How a peer's presented identity key compares with the pinned one (trust on first use). */
 export type KeyStatus = "new" | "known" | "changed"
@@ -20,7 +19,15 @@ export type PeerLeftReason = "left" | "disconnected" | "failed" | "withdrawn" | 
 export type NotFoundReason = "not_online" | "busy" | "yourself"
 
 /** The server this client logged in to, as its verified certificate says (subject, names, fingerprint). */
-export type { ServerIdentity }
+/** Who the client logged in to, as its verified certificate says: public facts, shown once at login. */
+export interface ServerIdentity {
+  /** The certificate's subject, e.g. "CN=onechat.example". */
+  readonly subject: string
+  /** The DNS names and IP addresses it is valid for (subjectAltName), in order. */
+  readonly names: ReadonlyArray<string>
+  /** SHA-256 of its DER as `openssl x509 -noout -fingerprint -sha256` prints it: "AB:CD:…". */
+  readonly fingerprint: string
+}
 
 /** Typed by the user (after parsing `!commands`). */
 export type CommandEvent =

@@ -145,7 +145,15 @@ export class ClientSession {
     this.#link = link
     link.onMessage((message) => this.#onServerMessage(message))
     void link.closed.then((closed) => this.#onClosed(closed))
-    this.#fact({ type: "LOGGED_IN", online: link.welcome.names, server: link.serverIdentity })
+    this.#fact({
+      type: "LOGGED_IN",
+      online: link.welcome.names,
+      server: {
+        subject: link.server.subject,
+        names: link.server.hostNames,
+        fingerprint: link.server.fingerprint,
+      },
+    })
   }
 
   /** One line typed by the user (a `!command` or chat text). */

@@ -30,7 +30,6 @@ import {
   ed25519Sign,
   ed25519Verify,
   type Random,
-  sha256,
   wipe,
   type X25519KeyPair,
   x25519,
@@ -68,27 +67,12 @@ export interface LoginIdentity {
   readonly key: IdentityKeyPair
 }
 
-/** Who the client logged in to, as the verified certificate says: public facts, shown once at login. */
-export interface ServerIdentity {
-  /** The certificate's subject, e.g. "CN=onechat.example". */
-  readonly subject: string
-  /** The DNS names and IP addresses it is valid for (subjectAltName), in order. */
-  readonly names: ReadonlyArray<string>
-  /** SHA-256 of its DER as `openssl x509 -noout -fingerprint -sha256` prints it: "AB:CD:…". */
-  readonly fingerprint: string
-}
-
-/** SHA-256 of a certificate's DER, as upper-case hex byte pairs joined by ":" (OpenSSL's format). */
-const certificateFingerprint = (der: Uint8Array): string =>
-  Buffer.from(sha256(der)).toString("hex").toUpperCase().match(/../g)!.join(":")
-
 export interface ClientHandshakeDone {
   /** Message 1.2, one complete frame. */
   readonly frame: Uint8Array
   /** Application keys; the first record expected from the server is 1.3 (LIST) or an ERROR. */
   readonly channel: RecordChannel
   readonly server: VerifiedServerCertificate
-  readonly serverIdentity: ServerIdentity
   /** The CRL the server stapled in SERVER_CERTIFICATE (empty when none), checked against the CA. */
   readonly stapledCrlDer: Uint8Array
 }
@@ -190,12 +174,7 @@ export const clientReceiveServerAuth = (
     return abort(agreed, new HandshakeError({ reason: "BadServerFinished" }))
   }
   transcript.add(encodeHandshakeMessage(finished))
-  const serverIdentity: ServerIdentity = {
-    subject: server.success.subject,
-    names: server.success.hostNames,
-    fingerprint: certificateFingerprint(certificate.certificate),
-  }
-  return Result.succeed(authenticateClient(agreed, identity, server.success, serverIdentity, certificate.crl))
+  return Result.succeed(authenticateClient(agreed, identity, server.success, certificate.crl))
 }
 
 /**
@@ -233,7 +212,6 @@ const authenticateClient = (
   agreed: ClientKeysAgreed,
   identity: LoginIdentity,
   server: VerifiedServerCertificate,
-  serverIdentity: ServerIdentity,
   stapledCrlDer: Uint8Array,
 ): ClientHandshakeDone => {
   const { transcript, secrets } = agreed
@@ -258,7 +236,6 @@ const authenticateClient = (
     frame: sealed.success,
     channel: makeRecordChannel("client", keys.clientToServer, keys.serverToClient),
     server,
-    serverIdentity,
     stapledCrlDer,
   }
 }

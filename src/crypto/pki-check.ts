@@ -20,6 +20,8 @@ export interface VerifiedServerCertificate {
   readonly subject: string
   /** The subjectAltName DNS names and IP addresses it is valid for, in order. */
   readonly hostNames: ReadonlyArray<string>
+  /** SHA-256 of the DER as OpenSSL prints it ("AB:CD:…"), for people to compare. */
+  readonly fingerprint: string
   readonly notAfter: Date
 }
 
@@ -172,6 +174,7 @@ const factsOf = (certificate: IssuedByCa & { readonly publicKey: Uint8Array }) =
   subject: certificate.subject,
   /** The subjectAltName DNS names and IP addresses (what a server certificate is valid for). */
   hostNames: certificate.hostNames,
+  fingerprint: certificate.node.fingerprint256,
   notAfter: new Date(certificate.validTo),
 })
 

@@ -3,7 +3,7 @@
  * server-side handshake steps: login, batching, PING/PONG, refused logins, ALERTs, timeouts,
  * tampered records, fatal errors and wrong trust anchors. docs/protocol.md §2–§7.
  */
-import { createHash, X509Certificate } from "node:crypto"
+import { createHash } from "node:crypto"
 import { createServer, type Server, type Socket } from "node:net"
 import { Result } from "effect"
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest"
@@ -232,13 +232,11 @@ describe("ClientLink login", () => {
   it("exposes the server certificate's subject, names and SHA-256 fingerprint (OpenSSL's format)", async () => {
     const server = await startFakeServer()
     const link = await connect(server.port)
-    const certificate = new X509Certificate(pki.server.certificateDer)
-    expect(link.serverIdentity).toEqual({
+    expect({ subject: link.server.subject, names: link.server.hostNames }).toEqual({
       subject: "CN=localhost",
       names: ["localhost", "127.0.0.1"],
-      fingerprint: certificate.fingerprint256,
     })
-    expect(link.serverIdentity.fingerprint).toBe(
+    expect(link.server.fingerprint).toBe(
       createHash("sha256")
         .update(pki.server.certificateDer)
         .digest("hex")
