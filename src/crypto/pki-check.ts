@@ -1,7 +1,7 @@
 /**
  * Checking onechat certificates, synchronously: a server certificate or a user identity
  * certificate against the CA and a CRL, and a CRL alone. The parsing and signature checks that
- * depend only on the bytes are cached in ./pki-verify.ts; the dates, the revocation by *this* CRL
+ * depend only on the bytes are cached in ./pki-cache.ts; the dates, the revocation by *this* CRL
  * and the name are checked at every call. Issuing (CA, certificates, CRLs) is ./pki.ts.
  * Errors name the failed check and public facts, never key bytes. docs/protocol.md §3.2, §8.3.
  */
@@ -11,7 +11,7 @@ import * as x509 from "@peculiar/x509"
 import { Result } from "effect"
 import { USER_URI_PREFIX } from "./pki.ts"
 import { CertificateError, type CertificateErrorReason, type CertificateProblem } from "./pki-error.ts"
-import { checkCrl, type IssuedByCa, issuedCertificate, safely, trustedCa } from "./pki-verify.ts"
+import { checkCrl, type IssuedByCa, issuedCertificate, safely, trustedCa } from "./pki-cache.ts"
 
 export interface VerifiedServerCertificate {
   /** Raw 32-byte Ed25519 key of the server. */
@@ -40,7 +40,7 @@ export interface VerifiedUserCertificate {
  * signed by the CA, Ed25519 subject key, validity period, key usage, CRL signature and freshness,
  * revocation, name.
  *
- * What depends only on the bytes is worked out once and kept (docs/performance.md #8; ./pki-verify.ts):
+ * What depends only on the bytes is worked out once and kept (docs/performance.md #8; ./pki-cache.ts):
  * found by exact DER bytes, so another CA, CRL or certificate is checked from scratch. The dates,
  * the revocation of the serial by *this* CRL, and the name are checked at every call.
  */

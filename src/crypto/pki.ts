@@ -16,12 +16,12 @@ import {
   generateIdentity,
   type IdentityKeyPair,
 } from "./identity.ts"
-import { normalizeSerial, safely } from "./pki-verify.ts"
+import { normalizeSerial, safely } from "./pki-cache.ts"
 import type { Random } from "./primitives.ts"
 import { wipe } from "./primitives.ts"
 
 export { CertificateError, type CertificateErrorReason, type CertificateProblem } from "./pki-error.ts"
-export { MAX_DER_BYTES } from "./pki-verify.ts"
+export { MAX_DER_BYTES } from "./pki-cache.ts"
 
 x509.cryptoProvider.set(webcrypto)
 

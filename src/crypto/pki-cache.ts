@@ -1,6 +1,6 @@
 /**
  * The byte-level half of onechat's certificate checks, shared by verifyServerCertificate and
- * verifyUserCertificate (./pki.ts): a trusted CA parsed once, the certificates it verifiably
+ * verifyUserCertificate (./pki-check.ts): a trusted CA parsed once, the certificates it verifiably
  * issued and the CRLs it verifiably signed, each kept by its exact DER bytes (docs/performance.md
  * #8). Pure and synchronous: no I/O, no clock (dates are compared by the callers), no key bytes in
  * any result. docs/protocol.md §3.2 (server certificate), §8.3 (user identity certificates).
