@@ -30,6 +30,14 @@ const later =
 
 const describe = Command.withDescription
 
+/** Command `name` with its flags now and its handler (`pick` of the module `load` imports) when it runs. */
+const lazy = <const Config extends Command.Command.Config, M, E, R>(
+  name: string,
+  config: Config,
+  load: () => Promise<M>,
+  pick: (module: M) => (options: Command.Command.Config.Infer<Config>) => Effect.Effect<void, E, R>,
+) => Command.make(name, config, later(load, pick))
+
 const SUBCOMMANDS: ReadonlyArray<Entry> = [
   {
     name: "server",
@@ -37,11 +45,11 @@ const SUBCOMMANDS: ReadonlyArray<Entry> = [
       "Run the onechat server from a server folder (creates a development setup in the data folder on first run)",
     load: async (name) => {
       const { serverFlags } = await import("./server-flags.ts")
-      const handler = () => import("./server-command.ts")
-      return Command.make(
+      return lazy(
         name,
         serverFlags,
-        later(handler, (m) => m.runServer),
+        () => import("./server-command.ts"),
+        (m) => m.runServer,
       )
     },
   },
@@ -50,11 +58,11 @@ const SUBCOMMANDS: ReadonlyArray<Entry> = [
     description: "Chat as NAME (interactive on a terminal; --json for scripts)",
     load: async (name) => {
       const { clientFlags } = await import("./client-flags.ts")
-      const handler = () => import("./client-command.ts")
-      return Command.make(
+      return lazy(
         name,
         clientFlags,
-        later(handler, (m) => m.runClient),
+        () => import("./client-command.ts"),
+        (m) => m.runClient,
       )
     },
   },
@@ -64,11 +72,11 @@ const SUBCOMMANDS: ReadonlyArray<Entry> = [
       "Create a development setup in a new folder: ca/ (offline CA), server/, clients/NAME/; prints each user's passphrase once",
     load: async (name) => {
       const { initFlags } = await import("./init-flags.ts")
-      const handler = () => import("./init-command.ts")
-      return Command.make(
+      return lazy(
         name,
         initFlags,
-        later(handler, (m) => m.runInit),
+        () => import("./init-command.ts"),
+        (m) => m.runInit,
       )
     },
   },
@@ -77,11 +85,11 @@ const SUBCOMMANDS: ReadonlyArray<Entry> = [
     description: "Make your key pair on your own machine; send the public key to the CA operator",
     load: async (name) => {
       const { keygenFlags } = await import("./keygen-flags.ts")
-      const handler = () => import("./keygen-command.ts")
-      return Command.make(
+      return lazy(
         name,
         keygenFlags,
-        later(handler, (m) => m.runKeygen),
+        () => import("./keygen-command.ts"),
+        (m) => m.runKeygen,
       )
     },
   },
@@ -95,31 +103,13 @@ const SUBCOMMANDS: ReadonlyArray<Entry> = [
       const handlers = () => import("./ca-command.ts")
       return Command.make(name).pipe(
         Command.withSubcommands([
-          Command.make(
-            "init",
-            flags.caInitFlags,
-            later(handlers, (m) => m.runCaInit),
-          ).pipe(describe(text.init)),
-          Command.make(
-            "issue",
-            flags.caIssueFlags,
-            later(handlers, (m) => m.runCaIssue),
-          ).pipe(describe(text.issue)),
-          Command.make(
-            "revoke",
-            flags.caRevokeFlags,
-            later(handlers, (m) => m.runCaRevoke),
-          ).pipe(describe(text.revoke)),
-          Command.make(
-            "crl",
-            flags.caCrlFlags,
-            later(handlers, (m) => m.runCaCrl),
-          ).pipe(describe(text.crl)),
-          Command.make(
-            "renew-server",
-            flags.caRenewServerFlags,
-            later(handlers, (m) => m.runCaRenewServer),
-          ).pipe(describe(text.renewServer)),
+          lazy("init", flags.caInitFlags, handlers, (m) => m.runCaInit).pipe(describe(text.init)),
+          lazy("issue", flags.caIssueFlags, handlers, (m) => m.runCaIssue).pipe(describe(text.issue)),
+          lazy("revoke", flags.caRevokeFlags, handlers, (m) => m.runCaRevoke).pipe(describe(text.revoke)),
+          lazy("crl", flags.caCrlFlags, handlers, (m) => m.runCaCrl).pipe(describe(text.crl)),
+          lazy("renew-server", flags.caRenewServerFlags, handlers, (m) => m.runCaRenewServer).pipe(
+            describe(text.renewServer),
+          ),
         ]),
       )
     },
@@ -133,21 +123,9 @@ const SUBCOMMANDS: ReadonlyArray<Entry> = [
       const handlers = () => import("./user-command.ts")
       return Command.make(name).pipe(
         Command.withSubcommands([
-          Command.make(
-            "add",
-            flags.userAddFlags,
-            later(handlers, (m) => m.runUserAdd),
-          ).pipe(describe(text.add)),
-          Command.make(
-            "list",
-            flags.userListFlags,
-            later(handlers, (m) => m.runUserList),
-          ).pipe(describe(text.list)),
-          Command.make(
-            "revoke",
-            flags.userRevokeFlags,
-            later(handlers, (m) => m.runUserRevoke),
-          ).pipe(describe(text.revoke)),
+          lazy("add", flags.userAddFlags, handlers, (m) => m.runUserAdd).pipe(describe(text.add)),
+          lazy("list", flags.userListFlags, handlers, (m) => m.runUserList).pipe(describe(text.list)),
+          lazy("revoke", flags.userRevokeFlags, handlers, (m) => m.runUserRevoke).pipe(describe(text.revoke)),
         ]),
       )
     },
@@ -156,11 +134,11 @@ const SUBCOMMANDS: ReadonlyArray<Entry> = [
     name: "demo",
     description: "Run a server and two scripted clients and show their conversation",
     load: async (name) => {
-      const handler = () => import("./demo-command.ts")
-      return Command.make(
+      return lazy(
         name,
         {},
-        later(handler, (m) => m.runDemo),
+        () => import("./demo-command.ts"),
+        (m) => m.runDemo,
       )
     },
   },
@@ -170,11 +148,11 @@ const SUBCOMMANDS: ReadonlyArray<Entry> = [
       "Draw the state charts of the connection, supervisor and session machines (Mermaid, DOT, SVG), or print one as text",
     load: async (name) => {
       const { chartsFlags } = await import("./charts-flags.ts")
-      const handler = () => import("./charts-command.ts")
-      return Command.make(
+      return lazy(
         name,
         chartsFlags,
-        later(handler, (m) => m.runCharts),
+        () => import("./charts-command.ts"),
+        (m) => m.runCharts,
       )
     },
   },
