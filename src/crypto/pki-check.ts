@@ -10,8 +10,8 @@ import { isIP } from "node:net"
 import * as x509 from "@peculiar/x509"
 import { Result } from "effect"
 import { USER_URI_PREFIX } from "./pki.ts"
-import { CertificateError, type CertificateErrorReason, type CertificateProblem } from "./pki-error.ts"
 import { checkCrl, type IssuedByCa, issuedCertificate, safely, trustedCa } from "./pki-cache.ts"
+import { CertificateError, type CertificateErrorReason, type CertificateProblem } from "./pki-error.ts"
 
 export interface VerifiedServerCertificate {
   /** Raw 32-byte Ed25519 key of the server. */

@@ -20,8 +20,8 @@ import { normalizeSerial, safely } from "./pki-cache.ts"
 import type { Random } from "./primitives.ts"
 import { wipe } from "./primitives.ts"
 
-export { CertificateError, type CertificateErrorReason, type CertificateProblem } from "./pki-error.ts"
 export { MAX_DER_BYTES } from "./pki-cache.ts"
+export { CertificateError, type CertificateErrorReason, type CertificateProblem } from "./pki-error.ts"
 
 x509.cryptoProvider.set(webcrypto)
 
